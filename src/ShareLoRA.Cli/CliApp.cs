@@ -5,9 +5,37 @@ namespace ShareLoRA.Cli;
 /// <summary>Builds the command tree and runs it; expected failures become one line on stderr and exit code 2.</summary>
 public static class CliApp
 {
-    public static int Run(string[] args)
+    /// <summary>Every command of the CLI; each command lives in its own file under Commands/.</summary>
+    public static RootCommand BuildRoot()
     {
         var root = new RootCommand("ShareLoRA.Actors: distributed ShareLoRA fine-tuning of LLaMA-family models.");
-        return root.Parse(args).Invoke();
+        foreach (var command in Commands())
+            root.Subcommands.Add(command);
+        return root;
     }
+
+    private static IEnumerable<Command> Commands()
+    {
+        yield break;
+    }
+
+    public static int Run(string[] args)
+    {
+        var root = BuildRoot();
+        var parse = root.Parse(args);
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            Console.Error.WriteLine("error: " + e.Message);
+            return 2;
+        }
+    }
+
+    /// <summary>Exceptions that carry a user-facing one-line message rather than a bug.</summary>
+    public static bool IsExpected(Exception e) =>
+        e is UserError or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
+            or FormatException or ArgumentException or System.Text.Json.JsonException or UnauthorizedAccessException;
 }
