@@ -134,9 +134,11 @@ public sealed class AdapterAdamW : IDisposable
             var (_, oldM, oldV) = _state[name];
             oldM?.Dispose();
             oldV?.Dispose();
+            using var scope = NewDisposeScope();
+            // Owned by the optimizer from here on, whatever dispose scope the caller runs in.
             _state[name] = (st.Step,
-                st.ExpAvg.detach().to(value.dtype, value.device, copy: true),
-                st.ExpAvgSq.detach().to(value.dtype, value.device, copy: true));
+                st.ExpAvg.detach().to(value.dtype, value.device, copy: true).DetachFromDisposeScope(),
+                st.ExpAvgSq.detach().to(value.dtype, value.device, copy: true).DetachFromDisposeScope());
         }
     }
 

@@ -91,20 +91,22 @@ public sealed class AdapterBank : IModelAdapters, IDisposable
         return bank;
     }
 
+    // Bank tensors are detached from any caller's dispose scope: the bank owns them until Dispose.
     private Tensor DrawA(TargetModule m, int layer)
     {
         var (dIn, _) = Layout.Dims[m];
         var bound = 1.0 / Math.Sqrt(dIn); // kaiming_uniform_(a = sqrt(5)): gain sqrt(1/3) * sqrt(3 / fan_in)
         using var generator = new Generator(DropoutSeed.ForGenerator(DropoutSeed.ForInit(Seed, m, layer, 'A')), CPU);
-        using var draw = empty([Layout.Rank, dIn], ScalarType.Float32, CPU);
+        using var scope = NewDisposeScope();
+        var draw = empty([Layout.Rank, dIn], ScalarType.Float32, CPU);
         using (no_grad()) draw.uniform_(-bound, bound, generator);
-        return draw.to(DType, Device).detach().requires_grad_(true);
+        return draw.to(DType, Device).detach().requires_grad_(true).DetachFromDisposeScope();
     }
 
     private Tensor ZeroB(TargetModule m)
     {
         var (_, dOut) = Layout.Dims[m];
-        return zeros([dOut, Layout.Rank], DType, Device).requires_grad_(true);
+        return zeros([dOut, Layout.Rank], DType, Device).requires_grad_(true).DetachFromDisposeScope();
     }
 
     private void Add(string name, Tensor value, bool shared, TargetModule m, int? layer, char matrix)

@@ -156,7 +156,7 @@ public static class PeftAdapterFormat
                         var t = Get(byKey, l, m, mat, weightsPath);
                         if (!t.shape.SequenceEqual(first.shape))
                             throw new InvalidDataException($"{weightsPath}: {PeftKeys.Key(l, m, mat)} must be [{string.Join(", ", first.shape)}] like layer 0 (got [{string.Join(", ", t.shape)}])");
-                        if (shared && !(t.dtype == first.dtype && eq(t, first).all().item<bool>()))
+                        if (shared && !Identical(t, first))
                             throw new InvalidDataException($"{weightsPath}: {PeftKeys.Key(l, m, mat)} differs from layer 0's copy, but the {sharingSource} shares {PeftKeys.ProjName(m)}'s {mat} across layers");
                         if (!shared) values[AdapterParameter.LayerName(l, m, mat)] = t;
                     }
@@ -172,6 +172,12 @@ public static class PeftAdapterFormat
         {
             foreach (var t in tensors.Values) t.Dispose();
         }
+    }
+
+    private static bool Identical(Tensor a, Tensor b)
+    {
+        using var scope = NewDisposeScope();
+        return a.dtype == b.dtype && eq(a, b).all().item<bool>();
     }
 
     private static Tensor Get(Dictionary<(int, TargetModule, char), Tensor> byKey, int layer, TargetModule m, char mat, string path) =>

@@ -30,6 +30,19 @@ public class AdapterBankTests
     }
 
     [Fact]
+    public void BankTensorsOutliveTheDisposeScopeTheBankWasCreatedIn()
+    {
+        AdapterBank bank;
+        using (NewDisposeScope()) bank = AdapterBank.Create(ToyDecoderStack.Layout("share-a"), 1);
+        using (bank)
+        {
+            Assert.All(bank.Parameters, p => Assert.False(p.Value.IsInvalid));
+            using var sum = bank.A(TargetModule.Q, 0).abs().sum();
+            Assert.True(sum.item<float>() > 0);
+        }
+    }
+
+    [Fact]
     public void ModulesThatAreNotTargetsGetNoDelta()
     {
         using var bank = AdapterBank.Create(ToyDecoderStack.Layout("lora"), 1);
