@@ -96,10 +96,11 @@ public sealed class LlamaModel : nn.Module
     }
 
     /// <summary>
-    /// A model with small random weights (normal, std 0.02; norms near 1). Each tensor's values depend only on the
-    /// seed and its name, so a layer range built with the same seed holds exactly the full model's weights.
+    /// A model with small random weights (normal, std <paramref name="initStd"/>; norm weights 1 + 0.1 N(0,1)). Each
+    /// tensor's values depend only on the seed and its name, so a layer range built with the same seed holds exactly
+    /// the full model's weights.
     /// </summary>
-    public static LlamaModel CreateRandom(LlamaConfig config, long seed, ModelLoadOptions? options = null)
+    public static LlamaModel CreateRandom(LlamaConfig config, long seed, ModelLoadOptions? options = null, double initStd = 0.02)
     {
         options ??= new ModelLoadOptions();
         var device = torch.device(options.Device);
@@ -108,7 +109,7 @@ public sealed class LlamaModel : nn.Module
             using var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL ^ Fnv1a(name)), torch.CPU);
             using var noise = randn(shape, ScalarType.Float32, torch.CPU, requires_grad: false, generator: generator);
             bool isNorm = name.EndsWith("norm.weight", StringComparison.Ordinal);
-            using var values = isNorm ? noise * 0.1 + 1.0 : noise * 0.02;
+            using var values = isNorm ? noise * 0.1 + 1.0 : noise * initStd;
             return values.to(options.DType, device, copy: true);
         });
     }
