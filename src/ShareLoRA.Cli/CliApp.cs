@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ShareLoRA.Cli.Commands;
 
 namespace ShareLoRA.Cli;
 
@@ -16,13 +17,20 @@ public static class CliApp
 
     private static IEnumerable<Command> Commands()
     {
-        yield break;
+        yield return GenerateCommand.Create();
+        yield return ScoreCommand.Create();
     }
 
     public static int Run(string[] args)
     {
         var root = BuildRoot();
         var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // One line naming every problem instead of the full help text, so scripts and users see what is wrong.
+            Console.Error.WriteLine("error: " + string.Join("; ", parse.Errors.Select(e => e.Message)) + " (see --help)");
+            return 2;
+        }
         try
         {
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

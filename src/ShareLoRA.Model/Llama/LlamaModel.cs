@@ -1,0 +1,235 @@
+using System.Text;
+using ShareLoRA.Model.Adapters;
+using ShareLoRA.Model.Config;
+using ShareLoRA.Model.IO;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ShareLoRA.Model.Llama;
+
+/// <summary>
+/// A Llama-family causal language model, or a contiguous piece of one: optional token embedding, decoder layers
+/// [FirstLayer, EndLayer), optional head. Base weights are frozen. The model knows nothing of training or pipelines;
+/// a pipeline stage is simply a model built with a layer range.
+/// </summary>
+public sealed class LlamaModel : nn.Module
+{
+    private readonly LlamaEmbedding? embed_tokens;
+    private readonly ModuleList<LlamaDecoderLayer> layers;
+    private readonly LlamaHead? head;
+    private readonly RotaryEmbedding _rope;
+
+    public LlamaConfig Config { get; }
+    public int FirstLayer { get; }
+    public int EndLayer { get; }
+    public bool HasEmbedding => embed_tokens is not null;
+    public bool HasHead => head is not null;
+    public ScalarType DType { get; }
+    public Device Device { get; }
+
+    public LlamaEmbedding? Embedding => embed_tokens;
+    public IReadOnlyList<LlamaDecoderLayer> Layers => layers.ToList();
+    public LlamaHead? Head => head;
+
+    private LlamaModel(LlamaConfig config, ModelLoadOptions options, WeightSource weights) : base(nameof(LlamaModel))
+    {
+        Config = config;
+        FirstLayer = options.FirstLayer;
+        EndLayer = options.EndLayer ?? config.NumHiddenLayers;
+        if (FirstLayer < 0 || EndLayer > config.NumHiddenLayers || FirstLayer > EndLayer)
+            throw new ArgumentException($"layer range [{FirstLayer}, {EndLayer}) is outside the model's {config.NumHiddenLayers} layers");
+        if (options.DType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
+            throw new ArgumentException($"model dtype must be floating point (got {options.DType})");
+        DType = options.DType;
+        Device = torch.device(options.Device);
+        _rope = new RotaryEmbedding(config);
+
+        Tensor? embedWeight = null;
+        try
+        {
+            if (options.IncludeEmbedding)
+            {
+                embedWeight = weights(HfKeys.EmbedTokens, [config.VocabSize, config.HiddenSize]);
+                embed_tokens = new LlamaEmbedding(embedWeight);
+                register_module("embed_tokens", embed_tokens);
+            }
+            layers = new ModuleList<LlamaDecoderLayer>();
+            for (int i = FirstLayer; i < EndLayer; i++)
+                layers.Add(new LlamaDecoderLayer(config, i, weights));
+            register_module("layers", layers);
+            if (options.IncludeHead)
+            {
+                using var norm = weights(HfKeys.FinalNorm, [config.HiddenSize]);
+                // Tied models store no lm_head.weight: the output layer is the embedding table. A copy keeps every
+                // module the single owner of its parameters, and the table's bytes are read only once.
+                using var output = config.TieWordEmbeddings
+                    ? embedWeight?.clone() ?? weights(HfKeys.EmbedTokens, [config.VocabSize, config.HiddenSize])
+                    : weights(HfKeys.LmHead, [config.VocabSize, config.HiddenSize]);
+                head = new LlamaHead(norm, output, config.RmsNormEps);
+                register_module("head", head);
+            }
+        }
+        finally
+        {
+            embedWeight?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Loads the requested part of a Hugging Face checkpoint directory, reading only the tensors that part needs.
+    /// </summary>
+    public static LlamaModel Load(string dir, ModelLoadOptions options)
+    {
+        using var checkpoint = HfCheckpoint.Open(dir);
+        return Load(checkpoint, options);
+    }
+
+    /// <summary>Loads from an open checkpoint (lets a caller inspect <see cref="HfCheckpoint.BytesRead"/>).</summary>
+    public static LlamaModel Load(HfCheckpoint checkpoint, ModelLoadOptions options)
+    {
+        var config = checkpoint.Config;
+        if (!config.TieWordEmbeddings && options.IncludeHead && !checkpoint.Contains(HfKeys.LmHead))
+            throw new InvalidDataException($"{checkpoint.Directory}: tensor '{HfKeys.LmHead}' not found and tie_word_embeddings is false");
+        var device = torch.device(options.Device);
+        return new LlamaModel(config, options, (name, shape) => checkpoint.Read(name, options.DType, device, shape));
+    }
+
+    /// <summary>
+    /// A model with small random weights (normal, std <paramref name="initStd"/>; norm weights 1 + 0.1 N(0,1)). Each
+    /// tensor's values depend only on the seed and its name, so a layer range built with the same seed holds exactly
+    /// the full model's weights.
+    /// </summary>
+    public static LlamaModel CreateRandom(LlamaConfig config, long seed, ModelLoadOptions? options = null, double initStd = 0.02)
+    {
+        options ??= new ModelLoadOptions();
+        var device = torch.device(options.Device);
+        return new LlamaModel(config, options, (name, shape) =>
+        {
+            using var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL ^ Fnv1a(name)), torch.CPU);
+            using var noise = randn(shape, ScalarType.Float32, torch.CPU, requires_grad: false, generator: generator);
+            bool isNorm = name.EndsWith("norm.weight", StringComparison.Ordinal);
+            using var values = isNorm ? noise * 0.1 + 1.0 : noise * initStd;
+            return values.to(options.DType, device, copy: true);
+        });
+    }
+
+    private static ulong Fnv1a(string s)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (var b in Encoding.UTF8.GetBytes(s)) { h ^= b; h *= 1099511628211UL; }
+        return h;
+    }
+
+    /// <summary>[b, s] token ids -> [b, s, h]. Needs the embedding.</summary>
+    public Tensor Embed(Tensor inputIds)
+    {
+        if (embed_tokens is null) throw new InvalidOperationException("this model part has no embedding (IncludeEmbedding was false)");
+        if (inputIds.dim() != 2) throw new ArgumentException($"input ids must be [batch, seq] (got {inputIds.dim()} dims)");
+        return embed_tokens.Forward(inputIds);
+    }
+
+    /// <summary>
+    /// Runs decoder layers [FirstLayer, EndLayer) on hidden [b, s, h] at positions [startPosition, startPosition + s).
+    /// </summary>
+    /// <param name="cache">When given, must already hold exactly startPosition positions; new keys/values are appended.</param>
+    /// <param name="attentionMask">Optional [b, s] (or [b, cached + s]) 1/0 padding mask, right padding; combined with causal.</param>
+    public Tensor ForwardLayers(Tensor hidden, int startPosition = 0, KvCache? cache = null, IModelAdapters? adapters = null, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        if (hidden.dim() != 3 || hidden.shape[2] != Config.HiddenSize)
+            throw new ArgumentException($"hidden must be [batch, seq, {Config.HiddenSize}] (got [{string.Join(", ", hidden.shape)}])");
+        if (startPosition < 0) throw new ArgumentException($"startPosition must be >= 0 (got {startPosition})");
+        if (cache is not null && layers.Count > 0 && cache.Length(FirstLayer) != startPosition)
+            throw new ArgumentException($"KV cache holds {cache.Length(FirstLayer)} positions for layer {FirstLayer} but startPosition is {startPosition}");
+
+        long b = hidden.shape[0], s = hidden.shape[1];
+        long past = cache is not null ? startPosition : 0;
+        var (cos, sin) = _rope.CosSin(startPosition, s, hidden.dtype, hidden.device);
+        var mask = BuildMask(b, s, past, attentionMask, hidden.device);
+        var x = hidden;
+        foreach (var layer in layers)
+            x = layer.Forward(x, cos, sin, cache, adapters?.ForLayer(layer.LayerIndex), mask);
+        return (ReferenceEquals(x, hidden) ? hidden.alias() : x).MoveToOuterDisposeScope();
+    }
+
+    // Boolean [b or 1, 1, s, past + s] (true = may attend), or null when scaled_dot_product_attention's own causal
+    // flag (no past) or no mask at all (one new token after a cache) says the same.
+    private static Tensor? BuildMask(long b, long s, long past, Tensor? paddingMask, Device device)
+    {
+        long total = past + s;
+        if (paddingMask is null && (past == 0 || s == 1)) return null;
+        var query = arange(past, total, device: device).unsqueeze(1);       // [s, 1] absolute positions
+        var key = arange(0, total, device: device).unsqueeze(0);            // [1, T]
+        var allowed = key.le(query);                                        // [s, T] causal
+        if (paddingMask is null) return allowed.view(1, 1, s, total);
+        if (paddingMask.dim() != 2 || paddingMask.shape[0] != b || (paddingMask.shape[1] != s && paddingMask.shape[1] != total))
+            throw new ArgumentException($"attention mask must be [{b}, {s}] or [{b}, {total}] (got [{string.Join(", ", paddingMask.shape)}])");
+        var valid = paddingMask.to(device).ne(0);                           // [b, L]
+        if (valid.shape[1] != total)                                        // cached positions count as valid
+            valid = cat([ones(b, past, ScalarType.Bool, device), valid], 1);
+        // A padded query still attends to itself, so its softmax never sees an empty row (no NaN).
+        var self = key.eq(query).view(1, 1, s, total);
+        return (allowed.view(1, 1, s, total) & valid.view(b, 1, 1, total)) | self;
+    }
+
+    /// <summary>[b, s, h] -> [b, s, vocab] through the final norm and lm_head. Needs the head.</summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        if (head is null) throw new InvalidOperationException("this model part has no head (IncludeHead was false)");
+        return head.Forward(hidden);
+    }
+
+    /// <summary>Token ids [b, s] -> logits [b, s, vocab]. Needs the embedding and the head.</summary>
+    public Tensor Forward(Tensor inputIds, int startPosition = 0, KvCache? cache = null, IModelAdapters? adapters = null, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = Embed(inputIds);
+        hidden = ForwardLayers(hidden, startPosition, cache, adapters, attentionMask);
+        return Logits(hidden).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Sets requires_grad false on every base weight (they are created frozen; this restores it).</summary>
+    public void Freeze()
+    {
+        foreach (var p in parameters()) p.requires_grad = false;
+    }
+
+    /// <summary>Base weights under their Hugging Face names (tied models omit lm_head.weight).</summary>
+    public IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
+    {
+        if (embed_tokens is not null) yield return new(HfKeys.EmbedTokens, embed_tokens.Weight);
+        foreach (var layer in layers)
+        {
+            int i = layer.LayerIndex;
+            yield return new(HfKeys.InputNorm(i), layer.InputNorm.Weight);
+            foreach (var m in TargetModules.All) yield return new(HfKeys.Weight(i, m), layer.Weight(m));
+            yield return new(HfKeys.PostAttentionNorm(i), layer.PostAttentionNorm.Weight);
+        }
+        if (head is not null)
+        {
+            yield return new(HfKeys.FinalNorm, head.Norm.Weight);
+            if (!Config.TieWordEmbeddings) yield return new(HfKeys.LmHead, head.Weight);
+        }
+    }
+
+    /// <summary>Writes config.json and model.safetensors (HF keys) into <paramref name="dir"/>. Needs the whole model.</summary>
+    public void Save(string dir)
+    {
+        if (!HasEmbedding || !HasHead || FirstLayer != 0 || EndLayer != Config.NumHiddenLayers)
+            throw new InvalidOperationException("Save needs the whole model (embedding, all layers, head)");
+        Directory.CreateDirectory(dir);
+        var config = Config with { TorchDtype = DTypeName(DType) };
+        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJson());
+        SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), HfTensors(), new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    private static string DTypeName(ScalarType t) => t switch
+    {
+        ScalarType.Float32 => "float32",
+        ScalarType.Float16 => "float16",
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float64 => "float64",
+        _ => t.ToString().ToLowerInvariant(),
+    };
+}
