@@ -16,7 +16,7 @@ public enum LearningRateScheduleKind
 /// <summary>
 /// A learning rate as a function of the optimizer step, with the formulas of Hugging Face transformers'
 /// LambdaLR schedules so runs are comparable to the paper's (e.g. "lr 2e-4 constant with warmup ratio 0.03").
-/// <paramref name="Step"/> in <see cref="Multiplier"/> is the number of optimizer steps already taken: the first update
+/// The step given to <see cref="Multiplier"/> is the number of optimizer steps already taken: the first update
 /// uses step 0, as LambdaLR does before its first scheduler.step() (so warm-up starts at lr 0).
 /// </summary>
 /// <param name="Kind">Which formula.</param>

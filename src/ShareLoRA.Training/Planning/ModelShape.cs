@@ -86,12 +86,12 @@ public sealed record ModelShape(
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: expected a JSON object at the top level");
-            int hidden = Int("hidden_size");
+            int hidden = Int("hidden_size"), intermediate = Int("intermediate_size"), layers = Int("num_hidden_layers");
             int heads = Int("num_attention_heads");
             var shape = new ModelShape(
                 HiddenSize: hidden,
-                IntermediateSize: Int("intermediate_size"),
-                NumLayers: Int("num_hidden_layers"),
+                IntermediateSize: intermediate,
+                NumLayers: layers,
                 NumHeads: heads,
                 NumKvHeads: OptionalInt("num_key_value_heads") ?? heads,
                 HeadDim: OptionalInt("head_dim") ?? (heads > 0 ? hidden / heads : 0),
