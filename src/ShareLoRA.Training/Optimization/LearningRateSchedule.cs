@@ -50,6 +50,7 @@ public sealed record LearningRateSchedule(
         };
     }
 
+    // As in HF, progress is not clamped to 1: past TotalSteps the cosine rises again; training never goes there.
     private double Cosine(int step)
     {
         double progress = (double)(step - WarmupSteps) / Math.Max(1, TotalSteps - WarmupSteps);
