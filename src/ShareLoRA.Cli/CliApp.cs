@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ShareLoRA.Cli.Commands;
 
 namespace ShareLoRA.Cli;
 
@@ -16,7 +17,7 @@ public static class CliApp
 
     private static IEnumerable<Command> Commands()
     {
-        yield break;
+        yield return ParamsCommand.Create();
     }
 
     public static int Run(string[] args)
@@ -36,6 +37,6 @@ public static class CliApp
 
     /// <summary>Exceptions that carry a user-facing one-line message rather than a bug.</summary>
     public static bool IsExpected(Exception e) =>
-        e is UserError or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
+        e is UserError or ShareLoRA.Training.Planning.PlanningException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
             or FormatException or ArgumentException or System.Text.Json.JsonException or UnauthorizedAccessException;
 }
