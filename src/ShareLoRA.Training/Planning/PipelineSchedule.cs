@@ -33,13 +33,53 @@ public sealed class PipelineSchedule
 
     /// <summary>
     /// Most micro-batches forwarded but not yet backwarded on <paramref name="stage"/> at any time, i.e. how many
-    /// micro-batches' activations it must hold: m for GPipe, min(p - stage, m) for 1F1B.
+    /// micro-batches' activations it must hold, counted from the op list (m for GPipe, min(p - stage, m) for 1F1B).
     /// </summary>
-    public int InFlightBound(int stage) => InFlightBound(Kind, Stages, MicroBatches, stage);
+    public int InFlightBound(int stage)
+    {
+        int inFlight = 0, max = 0;
+        foreach (var op in OpsByStage[stage])
+        {
+            inFlight += op.Kind == PipelineOpKind.Forward ? 1 : -1;
+            max = Math.Max(max, inFlight);
+        }
+        return max;
+    }
 
-    /// <inheritdoc cref="InFlightBound(int)"/>
+    /// <summary>The in-flight bound of a built-in schedule without building it: m for GPipe, min(p - stage, m) for 1F1B.</summary>
     public static int InFlightBound(ScheduleKind kind, int stages, int microBatches, int stage) =>
         kind == ScheduleKind.GPipe ? microBatches : Math.Min(stages - stage, microBatches);
+
+    /// <summary>
+    /// A schedule from explicit per-stage op lists (for experiments and tests); each stage must run every F(mb) and
+    /// B(mb) of the same m micro-batches exactly once, F(mb) before B(mb). <paramref name="kind"/> is only a label.
+    /// Whether the order can run without deadlock is for <see cref="PipelineSimulator"/> to find out.
+    /// </summary>
+    public static PipelineSchedule FromOps(ScheduleKind kind, IReadOnlyList<IReadOnlyList<PipelineOp>> opsByStage)
+    {
+        if (opsByStage.Count < 1) throw new ArgumentException("pipeline schedule needs at least one stage");
+        int m = opsByStage[0].Count / 2;
+        if (m < 1) throw new ArgumentException("pipeline schedule: stage 0 runs no micro-batch");
+        for (int s = 0; s < opsByStage.Count; s++)
+        {
+            var ops = opsByStage[s];
+            if (ops.Count != 2 * m)
+                throw new ArgumentException($"pipeline schedule: stage {s} has {ops.Count} ops; every stage must run F and B of {m} micro-batches");
+            var seenF = new bool[m];
+            var seenB = new bool[m];
+            foreach (var op in ops)
+            {
+                if (op.MicroBatch < 0 || op.MicroBatch >= m)
+                    throw new ArgumentException($"pipeline schedule: stage {s} runs {op}; micro-batches are 0..{m - 1}");
+                var seen = op.Kind == PipelineOpKind.Forward ? seenF : seenB;
+                if (seen[op.MicroBatch]) throw new ArgumentException($"pipeline schedule: stage {s} runs {op} twice");
+                if (op.Kind == PipelineOpKind.Backward && !seenF[op.MicroBatch])
+                    throw new ArgumentException($"pipeline schedule: stage {s} runs {op} before F{op.MicroBatch}");
+                seen[op.MicroBatch] = true;
+            }
+        }
+        return new PipelineSchedule(kind, opsByStage.Count, m, opsByStage.Select(o => (IReadOnlyList<PipelineOp>)o.ToArray()).ToArray());
+    }
 
     /// <summary>Builds the schedule for p stages and m micro-batches (m &lt; p is allowed).</summary>
     public static PipelineSchedule Create(ScheduleKind kind, int stages, int microBatches)

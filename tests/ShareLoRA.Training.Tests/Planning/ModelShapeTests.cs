@@ -114,12 +114,12 @@ public class ModelShapeTests
         Assert.Equal(new ModelShape(64, 172, 5, 8, 4, 8, 512, true), shape);
         Assert.Equal((64, 32), shape.Dims(TargetModule.K));
     }
-}
 
-/// <summary>A temporary directory deleted on dispose.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("sharelora-plan-").FullName;
+    /// <summary>A temporary directory deleted on dispose.</summary>
+    private sealed class TempDir : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("sharelora-plan-").FullName;
 
-    public void Dispose() => Directory.Delete(Path, recursive: true);
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
 }

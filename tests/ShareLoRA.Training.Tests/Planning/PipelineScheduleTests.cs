@@ -143,6 +143,31 @@ public class PipelineScheduleTests(ITestOutputHelper output)
         Assert.Equal(message, Assert.Throws<ArgumentException>(() => PipelineSchedule.Create(ScheduleKind.OneFOneB, p, m)).Message);
 
     [Fact]
+    public void Simulator_reports_a_deadlocking_order()
+    {
+        // Stage 0 waits for B0 from stage 1, which first waits for F1 that stage 0 only sends after B0.
+        var schedule = PipelineSchedule.FromOps(ScheduleKind.OneFOneB,
+        [
+            [PipelineOp.F(0), PipelineOp.B(0), PipelineOp.F(1), PipelineOp.B(1)],
+            [PipelineOp.F(1), PipelineOp.F(0), PipelineOp.B(0), PipelineOp.B(1)],
+        ]);
+        var e = Assert.Throws<InvalidOperationException>(() => PipelineSimulator.Simulate(schedule));
+        Assert.Equal("pipeline schedule deadlocks: stage 0 at B0, stage 1 at F1", e.Message);
+    }
+
+    [Fact]
+    public void Custom_schedules_are_validated_and_measured_from_their_ops()
+    {
+        Assert.Throws<ArgumentException>(() => PipelineSchedule.FromOps(ScheduleKind.GPipe, [[PipelineOp.B(0), PipelineOp.F(0)]]));
+        Assert.Throws<ArgumentException>(() => PipelineSchedule.FromOps(ScheduleKind.GPipe, [[PipelineOp.F(0), PipelineOp.F(0)]]));
+        Assert.Throws<ArgumentException>(() => PipelineSchedule.FromOps(ScheduleKind.GPipe, [[PipelineOp.F(0), PipelineOp.B(0)], [PipelineOp.F(0)]]));
+        Assert.Throws<ArgumentException>(() => PipelineSchedule.FromOps(ScheduleKind.GPipe, [[PipelineOp.F(0), PipelineOp.B(0)], []]));
+        Assert.Throws<ArgumentException>(() => PipelineSchedule.FromOps(ScheduleKind.GPipe, [[PipelineOp.F(0), PipelineOp.B(1)]]));
+        var custom = PipelineSchedule.FromOps(ScheduleKind.GPipe, [[PipelineOp.F(0), PipelineOp.B(0), PipelineOp.F(1), PipelineOp.B(1)]]);
+        Assert.Equal(1, custom.InFlightBound(0));
+    }
+
+    [Fact]
     public void Negative_costs_are_rejected()
     {
         var schedule = PipelineSchedule.Create(ScheduleKind.GPipe, 2, 2);
