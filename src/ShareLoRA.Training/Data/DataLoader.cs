@@ -13,7 +13,7 @@ public sealed class DataLoader
     private readonly ulong _seed;
     private readonly bool _shuffle;
     private readonly bool _groupByLength;
-    private (int Epoch, int[] Order)? _cached; // the current epoch's order; replaced whole, so reads are safe
+    private EpochCache? _cached; // the latest epoch's order; an immutable object swapped by reference, so reads never tear
 
     public DataLoader(IReadOnlyList<TokenizedExample> examples, int microBatchSize, int padId, ulong seed, bool shuffle = true,
         bool groupByLength = false)
@@ -40,11 +40,13 @@ public sealed class DataLoader
     public IReadOnlyList<int> Order(int epoch)
     {
         var cached = _cached;
-        if (cached is { } c && c.Epoch == epoch) return c.Order;
+        if (cached is not null && cached.Epoch == epoch) return cached.Order;
         var order = EpochOrder.Of(_lengths, _seed, epoch, _shuffle, _groupByLength, MicroBatchSize);
-        _cached = (epoch, order);
+        _cached = new EpochCache(epoch, order);
         return order;
     }
+
+    private sealed record EpochCache(int Epoch, int[] Order);
 
     /// <summary>The micro-batch at <paramref name="cursor"/> and the cursor after it.</summary>
     public (Batch Batch, DataCursor Next) Next(DataCursor cursor)

@@ -15,7 +15,10 @@ public static class CounterSeed
     private const ulong DataOrderTag = 0x444154414F524431UL; // "DATAORD1"
     private const ulong HoldOutTag = 0x484F4C444F555431UL; // "HOLDOUT1"
 
-    /// <summary>Seed of the dropout mask of one adapter application: (run seed, optimizer step, micro-batch, layer, module).</summary>
+    /// <summary>
+    /// Seed of the dropout mask of one adapter application: (run seed, optimizer step, micro-batch, layer, module).
+    /// The module enters as its <see cref="TargetModule"/> value, so that enum's order is part of the seed (pinned by a test).
+    /// </summary>
     public static ulong Dropout(ulong runSeed, long step, int microBatch, int layer, TargetModule module) =>
         Hash(DropoutTag, runSeed, (ulong)step, (ulong)microBatch, (ulong)layer, (ulong)module);
 

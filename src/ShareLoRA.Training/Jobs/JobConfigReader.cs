@@ -16,6 +16,7 @@ internal static partial class JobConfigReader
     {
         CommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
+        AllowDuplicateProperties = false, // a field written twice is a mistake; fail at parse time with its line
     };
 
     public static JobConfig Read(string text, string source, string folder, string fallbackName, IEnumerable<string> overrides)
@@ -28,10 +29,6 @@ internal static partial class JobConfigReader
         catch (JsonException e)
         {
             throw new JobConfigException($"{source}:{(e.LineNumber ?? 0) + 1}: not valid JSON ({ShortJsonMessage(e)})");
-        }
-        catch (ArgumentException e) // a field written twice in one object
-        {
-            throw new JobConfigException($"{source}: not valid JSON ({e.Message})");
         }
         if (rootNode is not JsonObject rootObject)
             throw new JobConfigException($"{source}: expected a JSON object {{ ... }} at the top level");

@@ -6,7 +6,8 @@ namespace ShareLoRA.Training.Jobs;
 /// <summary>
 /// Applies command-line overrides "key.path=value" (--set) to a job file's JSON before it is read, so an override is
 /// validated exactly like the file. The value is JSON when it parses as JSON (2e-4, true, ["q","v"], {"q":"a"}), else a
-/// string (gpipe, cuda:0, runs/x). An unknown path surfaces as "unknown field ... (from --set ...)".
+/// string (gpipe, cuda:0, runs/x). An unknown path surfaces as "unknown field ... (from --set ...)". A relative path
+/// given by an override resolves against the job file's folder, like every path in the file.
 /// </summary>
 public static class JobOverrides
 {

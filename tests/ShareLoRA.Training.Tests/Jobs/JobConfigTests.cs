@@ -173,6 +173,15 @@ public sealed class JobConfigTests : IDisposable
     }
 
     [Fact]
+    public void FieldWrittenTwiceIsAnError()
+    {
+        var message = Error("""{ "model": "m", "data": { "train": "t" }, "steps": 1, "steps": 2 }""");
+        Assert.StartsWith($"{JobPath}:1: not valid JSON (Duplicate property", message);
+        Assert.Contains("'steps'", message);
+        Assert.DoesNotContain("\n", message);
+    }
+
+    [Fact]
     public void MissingFileIsAOneLineError()
     {
         var path = System.IO.Path.Combine(_folder.Path, "nope.json");
