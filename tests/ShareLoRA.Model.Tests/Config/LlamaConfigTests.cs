@@ -93,4 +93,12 @@ public class LlamaConfigTests
         var e = Assert.Throws<FileNotFoundException>(() => LlamaConfig.Load("/nonexistent/config.json"));
         Assert.Contains("/nonexistent/config.json", e.Message);
     }
+
+    [Fact]
+    public void PositionalAndInitializerFormsAgree()
+    {
+        var positional = new LlamaConfig(32, 48, 4, 4, 2, 8, 64, 128, 1e-5, 10000, null, true, 1, [2]);
+        Assert.Equal(TinyConfigs.Gqa, positional);
+        Assert.NotEqual(TinyConfigs.Gqa, positional with { EosTokenIds = [2, 3] });
+    }
 }
