@@ -196,8 +196,8 @@ public sealed class CheckpointStore
     internal static string? FileNameProblem(string name) =>
         string.IsNullOrEmpty(name) ? "file name must not be empty"
         : name.Length > 255 ? $"file name '{name[..40]}...' is longer than 255 characters"
-        : name.StartsWith('.') ? $"file name '{name}' must not start with '.'"
         : name.IndexOfAny(['/', '\\', '\0']) >= 0 || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 ? $"'{name}' must be a plain file name, not a path"
+        : name.StartsWith('.') ? $"file name '{name}' must not start with '.'"
         : name == CheckpointFiles.Manifest ? $"'{name}' is reserved for the manifest"
         : null;
 
