@@ -221,10 +221,18 @@ public sealed class CheckpointStore
             foreach (var (name, t) in tensors)
             {
                 if (t is null || t.IsInvalid) throw new ArgumentException($"checkpoint file '{file}': tensor '{name}' is null or disposed");
-                SafetensorsDType.FromScalarType(t.dtype); // throws for dtypes safetensors cannot hold
+                if (!SafetensorsDType.TryToScalarType(StoredDType(t.dtype), out _))
+                    throw new ArgumentException($"checkpoint file '{file}': tensor '{name}' has dtype {t.dtype}, which safetensors cannot hold");
             }
         }
     }
+
+    private static string StoredDType(ScalarType type) => type switch
+    {
+        ScalarType.Float32 => "F32", ScalarType.Float64 => "F64", ScalarType.Float16 or ScalarType.BFloat16 => "F32",
+        ScalarType.Int64 => "I64", ScalarType.Int32 => "I32", ScalarType.Int16 => "I16", ScalarType.Int8 => "I8",
+        ScalarType.Byte => "U8", ScalarType.Bool => "BOOL", _ => "",
+    };
 
     /// <summary>Writes the tensor files (each flushed and hashed) and then the manifest; returns the bytes written.</summary>
     private long WriteFolder(string folder, CheckpointContent content)

@@ -4,8 +4,9 @@ namespace ShareLoRA.Training.Checkpoints;
 
 /// <summary>
 /// Streamed SHA-256 of a file, as lowercase hex. A cryptographic hash rather than CRC or xxHash: it also catches a
-/// deliberately altered file (a CRC or xxHash can be forged to match), and at ~0.4 GB/s measured here it costs well
-/// under a second for adapter-sized checkpoints.
+/// deliberately altered file (a CRC or xxHash can be forged to match) and is the digest people already compare by hand
+/// (sha256sum). Measured on a cached 100 MB file here: SHA-256 0.25-0.55 GB/s against 2.6-4.5 GB/s for XxHash3, so it
+/// costs ~0.2-0.4 s per 100 MB; adapter checkpoints are small next to the model, and that is paid once per save and load.
 /// </summary>
 internal static class FileSha256
 {

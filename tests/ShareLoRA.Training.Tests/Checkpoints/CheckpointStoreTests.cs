@@ -368,6 +368,12 @@ public sealed class CheckpointStoreTests : IDisposable
         Assert.Equal("checkpoint job JSON must be an object (pass JobConfig.ToJson())", e.Message);
         e = Assert.Throws<ArgumentException>(() => store.Save(content with { Step = -1 }));
         Assert.Equal("checkpoint step must be >= 0 (got -1)", e.Message);
+        using var complex = zeros(2, dtype: ScalarType.ComplexFloat32);
+        e = Assert.Throws<ArgumentException>(() => store.Save(content with
+        {
+            TensorFiles = new Dictionary<string, IReadOnlyDictionary<string, Tensor>> { ["c.safetensors"] = new Dictionary<string, Tensor> { ["z"] = complex } },
+        }));
+        Assert.Equal("checkpoint file 'c.safetensors': tensor 'z' has dtype ComplexFloat32, which safetensors cannot hold", e.Message);
         foreach (var x in owned) x.Dispose();
         Assert.False(Directory.Exists(_run.CheckpointsDir) && Directory.EnumerateFileSystemEntries(_run.CheckpointsDir).Any());
     }
