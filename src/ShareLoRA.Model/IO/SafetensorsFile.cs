@@ -134,5 +134,31 @@ public sealed class SafetensorsFile : IDisposable
         }
     }
 
+    /// <summary>Reads one tensor in its stored dtype on the CPU.</summary>
+    public Tensor Read(string name) => Read(name, Entry(name).ScalarType, CPU);
+
+    /// <summary>Every tensor in header order, each in its stored dtype on the CPU. The caller owns (disposes) them.</summary>
+    public Dictionary<string, Tensor> ReadAll()
+    {
+        var result = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var name in _entries.Keys) result[name] = Read(name);
+        }
+        catch
+        {
+            foreach (var t in result.Values) t.Dispose();
+            throw;
+        }
+        return result;
+    }
+
+    /// <summary>Opens <paramref name="path"/>, reads every tensor (stored dtype, CPU) and the metadata, and closes it.</summary>
+    public static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) ReadFile(string path)
+    {
+        using var f = Open(path);
+        return (f.ReadAll(), f.Metadata);
+    }
+
     public void Dispose() => _stream.Dispose();
 }

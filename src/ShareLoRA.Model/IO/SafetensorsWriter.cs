@@ -38,15 +38,33 @@ public static class SafetensorsWriter
 
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         if (dir != null) Directory.CreateDirectory(dir);
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        stream.Write(BitConverter.GetBytes((long)padded));
-        stream.Write(json);
-        for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
-        foreach (var (_, t) in list)
+        // Written beside the target and renamed over it, so a crash mid-write never leaves a torn file under the real
+        // name (checkpoints and adapters are overwritten in place).
+        var tmp = path + ".tmp";
+        try
         {
-            using var cpu = t.detach().cpu().contiguous();
-            using var flat = cpu.reshape(cpu.NumberOfElements);
-            TensorBytes.WriteFrom(stream, flat);
+            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                stream.Write(BitConverter.GetBytes((long)padded));
+                stream.Write(json);
+                for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
+                foreach (var (_, t) in list)
+                {
+                    using var cpu = t.detach().cpu().contiguous();
+                    using var flat = cpu.reshape(cpu.NumberOfElements);
+                    TensorBytes.WriteFrom(stream, flat);
+                }
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
         }
     }
+
+    /// <summary>Same, for (name, tensor) tuples.</summary>
+    public static void Write(string path, IEnumerable<(string Name, Tensor Value)> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Write(path, tensors.Select(t => new KeyValuePair<string, Tensor>(t.Name, t.Value)), metadata);
 }
