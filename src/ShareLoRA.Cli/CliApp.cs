@@ -20,6 +20,8 @@ public static class CliApp
         yield return GenerateCommand.Create();
         yield return ScoreCommand.Create();
         yield return ParamsCommand.Create();
+        yield return MergeCommand.Create();
+        yield return ExportCommand.Create();
     }
 
     public static int Run(string[] args)

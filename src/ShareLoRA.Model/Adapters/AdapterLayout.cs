@@ -1,3 +1,5 @@
+using ShareLoRA.Model.Config;
+
 namespace ShareLoRA.Model.Adapters;
 
 /// <summary>
@@ -103,6 +105,26 @@ public sealed record AdapterLayout(
             [TargetModule.Up] = (hidden, intermediate),
             [TargetModule.Down] = (intermediate, hidden),
         };
+
+    /// <summary>
+    /// Dimensions of the seven module types of a Llama config; q and o use heads x head_dim, which differs from
+    /// hidden_size when a config sets head_dim explicitly.
+    /// </summary>
+    public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> LlamaDims(LlamaConfig config)
+    {
+        int h = config.HiddenSize, q = config.NumAttentionHeads * config.HeadDim, kv = config.NumKeyValueHeads * config.HeadDim;
+        int f = config.IntermediateSize;
+        return new Dictionary<TargetModule, (int, int)>
+        {
+            [TargetModule.Q] = (h, q),
+            [TargetModule.K] = (h, kv),
+            [TargetModule.V] = (h, kv),
+            [TargetModule.O] = (q, h),
+            [TargetModule.Gate] = (h, f),
+            [TargetModule.Up] = (h, f),
+            [TargetModule.Down] = (f, h),
+        };
+    }
 
     /// <summary>A layout for one of the four named methods ("lora", "share-a", "share-b", "share-ab") over the given targets.</summary>
     public static AdapterLayout ForMethod(string method, int numLayers, IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> dims,
