@@ -22,7 +22,7 @@ public static class MergedCheckpoint
     /// files of the same names are replaced). Tensors keep their stored dtype; the update is computed in the bank's dtype.
     /// </summary>
     /// <param name="adapterSource">Names the adapter in errors (its file).</param>
-    /// <remarks>All merged tensors are held in memory until the file is written (fine for the models this runs on CPU).</remarks>
+    /// <remarks>Streams: one base tensor (and its merged copy) in memory at a time, whatever the model size.</remarks>
     public static void Write(string modelDir, AdapterBank bank, string outDir, string adapterSource = "adapter")
     {
         using var checkpoint = HfCheckpoint.Open(modelDir);
@@ -32,35 +32,27 @@ public static class MergedCheckpoint
             foreach (var m in bank.Layout.OrderedTargets)
                 adapted[HfKeys.Weight(l, m)] = (l, m);
 
-        var tensors = new List<KeyValuePair<string, Tensor>>();
-        try
-        {
-            foreach (var name in checkpoint.TensorNames)
-            {
-                var stored = checkpoint.Read(name, checkpoint.Entry(name).ScalarType, CPU);
-                if (adapted.TryGetValue(name, out var at))
-                {
-                    using var w0 = stored;
-                    stored = bank.MergedWeight(at.Module, at.Layer, w0);
-                }
-                tensors.Add(new(name, stored));
-            }
-            foreach (var name in adapted.Keys)
-                if (!checkpoint.Contains(name)) throw new InvalidDataException($"{modelDir}: tensor '{name}' not found in the checkpoint");
+        foreach (var name in adapted.Keys)
+            if (!checkpoint.Contains(name)) throw new InvalidDataException($"{modelDir}: tensor '{name}' not found in the checkpoint");
 
-            Directory.CreateDirectory(outDir);
-            SafetensorsWriter.Write(Path.Combine(outDir, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-            // A leftover shard index would describe files this directory no longer matches.
-            File.Delete(Path.Combine(outDir, "model.safetensors.index.json"));
-            foreach (var file in CopiedFiles)
-            {
-                var source = Path.Combine(modelDir, file);
-                if (File.Exists(source)) File.Copy(source, Path.Combine(outDir, file), overwrite: true);
-            }
-        }
-        finally
+        // One tensor in memory at a time: the header comes from the checkpoint's entries (merging keeps dtype and shape).
+        var specs = checkpoint.TensorNames
+            .Select(name => checkpoint.Entry(name))
+            .Select(e => new SafetensorsWriter.TensorSpec(e.Name, e.ScalarType, e.Shape))
+            .ToList();
+        Directory.CreateDirectory(outDir);
+        SafetensorsWriter.Write(Path.Combine(outDir, "model.safetensors"), specs, spec =>
         {
-            foreach (var (_, t) in tensors) t.Dispose();
+            var stored = checkpoint.Read(spec.Name, spec.DType, CPU);
+            if (!adapted.TryGetValue(spec.Name, out var at)) return stored;
+            using (stored) return bank.MergedWeight(at.Module, at.Layer, stored);
+        }, new Dictionary<string, string> { ["format"] = "pt" });
+        // A leftover shard index would describe files this directory no longer matches.
+        File.Delete(Path.Combine(outDir, "model.safetensors.index.json"));
+        foreach (var file in CopiedFiles)
+        {
+            var source = Path.Combine(modelDir, file);
+            if (File.Exists(source)) File.Copy(source, Path.Combine(outDir, file), overwrite: true);
         }
     }
 }

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace ShareLoRA.Model.IO;
 
 /// <summary>
-/// A safetensors file opened for random access: the header is parsed at open, and <see cref="Read"/> seeks to one
+/// A safetensors file opened for random access: the header is parsed at open, and <see cref="Read(string, ScalarType, Device)"/> seeks to one
 /// tensor and reads only its bytes (so a pipeline stage reads only its own layers).
 /// </summary>
 public sealed class SafetensorsFile : IDisposable
