@@ -93,7 +93,10 @@ public sealed record AdapterLayout(
             if (!Targets.Contains(m)) throw new ArgumentException($"adapter layout: {m.ShortName()} is shared but not a target");
     }
 
-    /// <summary>Dimensions of the seven Llama module types: hidden d, MLP width f, and the k/v output width (kv heads x head dim).</summary>
+    /// <summary>
+    /// Dimensions of the seven Llama module types: hidden d, MLP width f, and the k/v output width (kv heads x head dim).
+    /// Assumes heads x head_dim = hidden (true for the LLaMA presets); for a loaded model use <see cref="LlamaDims(LlamaConfig)"/>.
+    /// </summary>
     public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> LlamaDims(int hidden, int intermediate, int kvDim) =>
         new Dictionary<TargetModule, (int, int)>
         {
