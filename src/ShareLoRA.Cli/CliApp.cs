@@ -21,6 +21,8 @@ public static class CliApp
         yield return ScoreCommand.Create();
         yield return ParamsCommand.Create();
         yield return CheckpointsCommand.Create();
+        yield return MergeCommand.Create();
+        yield return ExportCommand.Create();
     }
 
     public static int Run(string[] args)
