@@ -20,6 +20,7 @@ public static class CliApp
         yield return GenerateCommand.Create();
         yield return ScoreCommand.Create();
         yield return ParamsCommand.Create();
+        yield return PlanCommand.Create();
     }
 
     public static int Run(string[] args)
