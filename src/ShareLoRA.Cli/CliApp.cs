@@ -21,6 +21,7 @@ public static class CliApp
         yield return ScoreCommand.Create();
         yield return ParamsCommand.Create();
         yield return PlanCommand.Create();
+        yield return PlotCommand.Create();
     }
 
     public static int Run(string[] args)
