@@ -26,16 +26,17 @@ public static class PlanCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Hugging Face model directory (reads only its config.json)." };
-        var preset = new Option<string?>("--preset") { Description = "Shape preset instead of a directory: " + string.Join(", ", ModelPresets.Names) + "." };
-        var stages = new Option<int>("--stages") { Description = "Pipeline stages p (one device each).", Required = true };
-        var microBatches = new Option<int>("--micro-batches") { Description = "Micro-batches m per optimizer step.", Required = true };
-        var microBatchSize = new Option<int>("--micro-batch-size") { Description = "Sequences per micro-batch.", Required = true };
-        var seqLen = new Option<int>("--seq-len") { Description = "Tokens per sequence.", Required = true };
-        var method = new Option<string>("--method") { Description = "Adapter method: lora, share-a, share-b or share-ab.", Required = true };
-        var rank = new Option<int>("--rank") { Description = "Adapter rank r.", Required = true };
+        var model = new Option<string?>("--model") { HelpName = "DIR", Description = "Hugging Face model directory (reads only its config.json)." };
+        var preset = new Option<string?>("--preset") { HelpName = "NAME", Description = "Shape preset instead of a directory: " + string.Join(", ", ModelPresets.Names) + "." };
+        var stages = new Option<int>("--stages") { HelpName = "P", Description = "Pipeline stages p (one device each).", Required = true };
+        var microBatches = new Option<int>("--micro-batches") { HelpName = "M", Description = "Micro-batches m per optimizer step.", Required = true };
+        var microBatchSize = new Option<int>("--micro-batch-size") { HelpName = "B", Description = "Sequences per micro-batch.", Required = true };
+        var seqLen = new Option<int>("--seq-len") { HelpName = "S", Description = "Tokens per sequence.", Required = true };
+        var method = new Option<string>("--method") { HelpName = "METHOD", Description = "Adapter method: lora, share-a, share-b or share-ab.", Required = true };
+        var rank = new Option<int>("--rank") { HelpName = "R", Description = "Adapter rank r.", Required = true };
         var targets = new Option<string>("--targets")
         {
+            HelpName = "LIST",
             Description = "Comma-separated target modules (q, k, v, o, gate, up, down).",
             DefaultValueFactory = _ => "q,k,v,o,gate,up,down",
         };
@@ -47,6 +48,7 @@ public static class PlanCommand
         schedule.AcceptOnlyFromAmong("1f1b", "gpipe");
         var deviceMem = new Option<string?>("--device-mem")
         {
+            HelpName = "SIZE[,SIZE...]",
             Description = "Memory per device, e.g. 80GB (10^9), 80GiB or 80G (2^30), or bytes; a comma list gives one per stage. " +
                           "Without it memory is unlimited and the plan always fits.",
         };

@@ -11,11 +11,13 @@ public static class PlotCommand
     {
         var run = new Option<string>("--run")
         {
+            HelpName = "DIR",
             Description = "Run directory holding metrics.jsonl (works on a live run: a half-written last line is ignored).",
             Required = true,
         };
         var output = new Option<string?>("--out")
         {
+            HelpName = "DIR",
             Description = "Directory for the PNG files (default: the run directory).",
         };
         var command = new Command("plot", "Plot a run's metrics.jsonl: loss.png (train and eval loss), lr.png and throughput.png.")
