@@ -23,6 +23,8 @@ public static class CliApp
         yield return CheckpointsCommand.Create();
         yield return MergeCommand.Create();
         yield return ExportCommand.Create();
+        yield return PlanCommand.Create();
+        yield return PlotCommand.Create();
     }
 
     public static int Run(string[] args)

@@ -22,7 +22,7 @@ public class SafetensorsTests
         using var a = randn(3, 5).to(dtype);
         using var b = arange(7).to(dtype);
         using var scalarLike = ones(1, 1, 2).to(dtype);
-        SafetensorsWriter.Write(path, [new("a", a), new("b.weight", b), new("c", scalarLike)], new Dictionary<string, string> { ["format"] = "pt" });
+        SafetensorsWriter.Write(path, [("a", a), ("b.weight", b), ("c", scalarLike)], new Dictionary<string, string> { ["format"] = "pt" });
 
         var bytes = File.ReadAllBytes(path);
         long headerLen = BitConverter.ToInt64(bytes, 0);
