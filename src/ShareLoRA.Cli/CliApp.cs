@@ -20,6 +20,11 @@ public static class CliApp
         yield return GenerateCommand.Create();
         yield return ScoreCommand.Create();
         yield return ParamsCommand.Create();
+        yield return CheckpointsCommand.Create();
+        yield return MergeCommand.Create();
+        yield return ExportCommand.Create();
+        yield return PlanCommand.Create();
+        yield return PlotCommand.Create();
         yield return EvalCommand.Create();
     }
 
@@ -46,6 +51,6 @@ public static class CliApp
 
     /// <summary>Exceptions that carry a user-facing one-line message rather than a bug.</summary>
     public static bool IsExpected(Exception e) =>
-        e is UserError or ShareLoRA.Training.Planning.PlanningException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
+        e is UserError or ShareLoRA.Training.Planning.PlanningException or ShareLoRA.Training.Checkpoints.CheckpointException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
             or FormatException or ArgumentException or System.Text.Json.JsonException or UnauthorizedAccessException;
 }

@@ -16,11 +16,12 @@ public static class GenerateCommand
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy (first maximum wins); > 0 samples from softmax(logits / T)", Required = true };
         var topP = new Option<double?>("--top-p") { Description = "Nucleus sampling: sample only from the most likely tokens whose probabilities sum to P (0 < P <= 1)" };
         var seed = new Option<long>("--seed") { Description = "Seed of the sampler; the same seed gives the same tokens", DefaultValueFactory = _ => 0 };
+        var adapter = ModelArguments.AdapterOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object {\"prompt_ids\", \"token_ids\" (generated only), \"text\" (the continuation)}" };
 
         var command = new Command("generate", "Continue a prompt with a Llama-family model and print the text (prompt followed by the continuation).")
         {
-            model, prompt, promptIds, maxNew, temperature, topP, seed, json,
+            model, adapter, prompt, promptIds, maxNew, temperature, topP, seed, json,
         };
         command.SetAction(parse =>
         {
@@ -36,6 +37,7 @@ public static class GenerateCommand
             if (p is { } pv && !(pv > 0 && pv <= 1)) throw new UserError($"--top-p must be in (0, 1] (got {pv})");
 
             using var llama = ModelArguments.LoadModel(dir);
+            using var bank = ModelArguments.LoadAdapter(parse.GetValue(adapter), llama);
             using var tokenizer = ModelArguments.TryLoadTokenizer(dir);
             IReadOnlyList<int> ids;
             if (text != null)
@@ -52,7 +54,7 @@ public static class GenerateCommand
 
             var stop = llama.Config.EosTokenIds.ToList();
             if (tokenizer?.EosId is { } eos && !stop.Contains(eos)) stop.Add(eos);
-            var generated = Generator.Generate(llama, ids, new GenerationOptions(n, t, p, parse.GetValue(seed), StopTokenIds: stop));
+            var generated = Generator.Generate(llama, ids, new GenerationOptions(n, t, p, parse.GetValue(seed), StopTokenIds: stop), bank);
 
             string? full = tokenizer?.Decode(ids.Concat(generated).ToArray());
             string? continuation = null;

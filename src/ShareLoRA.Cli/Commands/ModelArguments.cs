@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.CommandLine;
+using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Llama;
 using ShareLoRA.Model.Tokenization;
+using static TorchSharp.torch;
 
 namespace ShareLoRA.Cli.Commands;
 
@@ -31,6 +34,28 @@ internal static class ModelArguments
     {
         if (!Directory.Exists(dir)) throw new UserError($"--model: directory not found: {dir}");
         return LlamaModel.Load(dir, new ModelLoadOptions());
+    }
+
+    /// <summary>The --adapter option of the commands that run a model.</summary>
+    public static Option<string?> AdapterOption() => new("--adapter")
+    {
+        Description = "Adapter directory written by training (OUTPUT/adapter or OUTPUT): native adapter.safetensors preferred, else PEFT "
+            + "adapter_config.json + adapter_model.safetensors; applied without dropout",
+    };
+
+    /// <summary>The adapter in <paramref name="dir"/>, checked against the model's config, in eval mode; null when no --adapter was given.</summary>
+    public static AdapterBank? LoadAdapter(string? dir, LlamaModel model)
+    {
+        if (dir is null) return null;
+        if (!Directory.Exists(dir)) throw new UserError($"--adapter: directory not found: {dir}");
+        return AdapterDirectory.Load(dir, model.Config, ScalarType.Float32, model.Device);
+    }
+
+    /// <summary>Refuses to write into a non-empty directory unless --force was given.</summary>
+    public static void CheckOutput(string dir, bool force)
+    {
+        if (!force && Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+            throw new UserError($"--out: {dir} is not empty; choose an empty directory or pass --force to replace its files");
     }
 
     /// <summary>The model directory's tokenizer.json, or null when it has none.</summary>

@@ -13,11 +13,12 @@ public static class ScoreCommand
         var model = new Option<string>("--model") { Description = "Hugging Face model directory (config.json, *.safetensors, tokenizer.json)", Required = true };
         var text = new Option<string?>("--text") { Description = "Text to score; tokenized with the model's tokenizer, BOS added as its post-processor says" };
         var tokenIds = new Option<string?>("--token-ids") { Description = "Token ids to score, comma-separated (at least 2)" };
+        var adapter = ModelArguments.AdapterOption();
         var json = new Option<bool>("--json") { Description = "Print one JSON object {\"token_ids\", \"logprobs\", \"nll\", \"perplexity\"}" };
 
         var command = new Command("score", "Score a text: logprobs[i] = log p(token[i+1] | tokens[..i]), mean negative log-likelihood and perplexity.")
         {
-            model, text, tokenIds, json,
+            model, adapter, text, tokenIds, json,
         };
         command.SetAction(parse =>
         {
@@ -27,6 +28,7 @@ public static class ScoreCommand
             if ((t == null) == (idsText == null)) throw new UserError("give exactly one of --text or --token-ids");
 
             using var llama = ModelArguments.LoadModel(dir);
+            using var bank = ModelArguments.LoadAdapter(parse.GetValue(adapter), llama);
             IReadOnlyList<int> ids;
             if (t != null)
             {
@@ -42,7 +44,7 @@ public static class ScoreCommand
             if (ids.Count < 2) throw new UserError($"{option}: scoring needs at least 2 tokens (got {ids.Count})");
             ModelArguments.CheckVocabulary(ids, llama, option);
 
-            var result = Scorer.Score(llama, ids);
+            var result = Scorer.Score(llama, ids, bank);
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ShareLoRA.Model.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -156,13 +157,13 @@ public sealed class AdapterAdamW : IDisposable
             tensors.Add(($"{name}.exp_avg_sq", st.ExpAvgSq));
             metadata[$"{name}.step"] = st.Step.ToString(CultureInfo.InvariantCulture);
         }
-        AdapterSafetensors.Write(path, tensors, metadata);
+        SafetensorsWriter.Write(path, tensors, metadata);
     }
 
     /// <summary>Reads a state written by <see cref="SaveState"/>. Caller disposes.</summary>
     public static IReadOnlyDictionary<string, AdamWParameterState> LoadState(string path)
     {
-        var (tensors, metadata) = AdapterSafetensors.Read(path);
+        var (tensors, metadata) = AdapterTensorFile.Read(path);
         var result = new Dictionary<string, AdamWParameterState>();
         foreach (var (key, text) in metadata)
         {

@@ -1,3 +1,5 @@
+using ShareLoRA.Model.Config;
+
 namespace ShareLoRA.Model.Adapters;
 
 /// <summary>
@@ -91,7 +93,10 @@ public sealed record AdapterLayout(
             if (!Targets.Contains(m)) throw new ArgumentException($"adapter layout: {m.ShortName()} is shared but not a target");
     }
 
-    /// <summary>Dimensions of the seven Llama module types: hidden d, MLP width f, and the k/v output width (kv heads x head dim).</summary>
+    /// <summary>
+    /// Dimensions of the seven Llama module types: hidden d, MLP width f, and the k/v output width (kv heads x head dim).
+    /// Assumes heads x head_dim = hidden (true for the LLaMA presets); for a loaded model use <see cref="LlamaDims(LlamaConfig)"/>.
+    /// </summary>
     public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> LlamaDims(int hidden, int intermediate, int kvDim) =>
         new Dictionary<TargetModule, (int, int)>
         {
@@ -103,6 +108,26 @@ public sealed record AdapterLayout(
             [TargetModule.Up] = (hidden, intermediate),
             [TargetModule.Down] = (intermediate, hidden),
         };
+
+    /// <summary>
+    /// Dimensions of the seven module types of a Llama config; q and o use heads x head_dim, which differs from
+    /// hidden_size when a config sets head_dim explicitly.
+    /// </summary>
+    public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> LlamaDims(LlamaConfig config)
+    {
+        int h = config.HiddenSize, q = config.NumAttentionHeads * config.HeadDim, kv = config.NumKeyValueHeads * config.HeadDim;
+        int f = config.IntermediateSize;
+        return new Dictionary<TargetModule, (int, int)>
+        {
+            [TargetModule.Q] = (h, q),
+            [TargetModule.K] = (h, kv),
+            [TargetModule.V] = (h, kv),
+            [TargetModule.O] = (q, h),
+            [TargetModule.Gate] = (h, f),
+            [TargetModule.Up] = (h, f),
+            [TargetModule.Down] = (f, h),
+        };
+    }
 
     /// <summary>A layout for one of the four named methods ("lora", "share-a", "share-b", "share-ab") over the given targets.</summary>
     public static AdapterLayout ForMethod(string method, int numLayers, IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> dims,

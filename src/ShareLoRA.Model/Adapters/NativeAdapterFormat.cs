@@ -1,4 +1,5 @@
 using System.Globalization;
+using ShareLoRA.Model.IO;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Model.Adapters;
@@ -23,7 +24,7 @@ public static class NativeAdapterFormat
             ["first_layer"] = bank.FirstLayer.ToString(CultureInfo.InvariantCulture),
             ["end_layer"] = bank.EndLayer.ToString(CultureInfo.InvariantCulture),
         };
-        AdapterSafetensors.Write(path, bank.Parameters.Select(p => (p.Name, p.Value)), metadata);
+        SafetensorsWriter.Write(path, bank.Parameters.Select(p => (p.Name, p.Value)), metadata);
     }
 
     /// <summary>
@@ -33,7 +34,7 @@ public static class NativeAdapterFormat
     public static AdapterBank Load(string path, int? firstLayer = null, int? endLayer = null,
         ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        var (tensors, metadata) = AdapterSafetensors.Read(path);
+        var (tensors, metadata) = AdapterTensorFile.Read(path);
         try
         {
             if (!metadata.TryGetValue("format", out var format) || format != FormatTag)
@@ -57,7 +58,7 @@ public static class NativeAdapterFormat
         }
     }
 
-    private static long ParseLong(Dictionary<string, string> metadata, string key, string path) =>
+    private static long ParseLong(IReadOnlyDictionary<string, string> metadata, string key, string path) =>
         metadata.TryGetValue(key, out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
             : throw new InvalidDataException($"{path}: metadata '{key}' must be an integer (got {(s is null ? "nothing" : $"'{s}'")})");
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ShareLoRA.Model.IO;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Model.Adapters;
@@ -63,7 +64,7 @@ public static class PeftAdapterFormat
                 tensors.Add((PeftKeys.Key(l, m, 'A'), bank.A(m, l)));
                 tensors.Add((PeftKeys.Key(l, m, 'B'), bank.B(m, l)));
             }
-        AdapterSafetensors.Write(Path.Combine(directory, WeightsFileName), tensors,
+        SafetensorsWriter.Write(Path.Combine(directory, WeightsFileName), tensors,
             new Dictionary<string, string> { ["format"] = "pt" });
     }
 
@@ -114,7 +115,7 @@ public static class PeftAdapterFormat
         var useB = sharedB ?? fileSharedB;
         var sharingSource = sharedA is null && sharedB is null ? "sharelora section" : "requested sharing";
 
-        var (tensors, _) = AdapterSafetensors.Read(weightsPath);
+        var (tensors, _) = AdapterTensorFile.Read(weightsPath);
         try
         {
             var byKey = new Dictionary<(int, TargetModule, char), Tensor>();

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -26,6 +27,33 @@ public sealed record LlamaConfig
     public int? BosTokenId { get; init; }
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];
     public string? TorchDtype { get; init; }
+
+    /// <summary>For object initializers (<c>new LlamaConfig { HiddenSize = ..., ... }</c>).</summary>
+    public LlamaConfig() { }
+
+    /// <summary>Positional form, in config.json's order; parameter names match the properties.</summary>
+    [SetsRequiredMembers]
+    public LlamaConfig(int HiddenSize, int IntermediateSize, int NumHiddenLayers, int NumAttentionHeads, int NumKeyValueHeads,
+        int HeadDim, int VocabSize, int MaxPositionEmbeddings = 2048, double RmsNormEps = 1e-6, double RopeTheta = 10000.0,
+        RopeScaling? RopeScaling = null, bool TieWordEmbeddings = false, int? BosTokenId = null,
+        IReadOnlyList<int>? EosTokenIds = null, string? TorchDtype = null)
+    {
+        this.HiddenSize = HiddenSize;
+        this.IntermediateSize = IntermediateSize;
+        this.NumHiddenLayers = NumHiddenLayers;
+        this.NumAttentionHeads = NumAttentionHeads;
+        this.NumKeyValueHeads = NumKeyValueHeads;
+        this.HeadDim = HeadDim;
+        this.VocabSize = VocabSize;
+        this.MaxPositionEmbeddings = MaxPositionEmbeddings;
+        this.RmsNormEps = RmsNormEps;
+        this.RopeTheta = RopeTheta;
+        this.RopeScaling = RopeScaling;
+        this.TieWordEmbeddings = TieWordEmbeddings;
+        this.BosTokenId = BosTokenId;
+        this.EosTokenIds = EosTokenIds ?? [];
+        this.TorchDtype = TorchDtype;
+    }
 
     /// <summary>Query heads per key/value head (grouped-query attention).</summary>
     public int KeyValueGroups => NumAttentionHeads / NumKeyValueHeads;

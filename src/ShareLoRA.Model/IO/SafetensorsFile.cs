@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace ShareLoRA.Model.IO;
 
 /// <summary>
-/// A safetensors file opened for random access: the header is parsed at open, and <see cref="Read"/> seeks to one
+/// A safetensors file opened for random access: the header is parsed at open, and <see cref="Read(string, ScalarType, Device)"/> seeks to one
 /// tensor and reads only its bytes (so a pipeline stage reads only its own layers).
 /// </summary>
 public sealed class SafetensorsFile : IDisposable
@@ -132,6 +132,32 @@ public sealed class SafetensorsFile : IDisposable
             var result = shaped.to(dtype, device, copy: true);
             return result;
         }
+    }
+
+    /// <summary>Reads one tensor in its stored dtype on the CPU.</summary>
+    public Tensor Read(string name) => Read(name, Entry(name).ScalarType, CPU);
+
+    /// <summary>Every tensor in header order, each in its stored dtype on the CPU. The caller owns (disposes) them.</summary>
+    public Dictionary<string, Tensor> ReadAll()
+    {
+        var result = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var name in _entries.Keys) result[name] = Read(name);
+        }
+        catch
+        {
+            foreach (var t in result.Values) t.Dispose();
+            throw;
+        }
+        return result;
+    }
+
+    /// <summary>Opens <paramref name="path"/>, reads every tensor (stored dtype, CPU) and the metadata, and closes it.</summary>
+    public static (Dictionary<string, Tensor> Tensors, IReadOnlyDictionary<string, string> Metadata) ReadFile(string path)
+    {
+        using var f = Open(path);
+        return (f.ReadAll(), f.Metadata);
     }
 
     public void Dispose() => _stream.Dispose();

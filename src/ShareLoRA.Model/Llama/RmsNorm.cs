@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace ShareLoRA.Model.Llama;
 
-/// <summary>RMSNorm as HF Llama: w * x / sqrt(mean(x^2) + eps), the statistic computed in fp32.</summary>
+/// <summary>RMSNorm as HF Llama: w * x / sqrt(mean(x^2) + eps), the statistic computed in at least fp32.</summary>
 public sealed class RmsNorm : nn.Module
 {
     private readonly Parameter weight;
@@ -21,9 +21,11 @@ public sealed class RmsNorm : nn.Module
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var x32 = x.to(ScalarType.Float32);
-        var variance = x32.pow(2).mean([-1], keepdim: true);          // [..., 1]
-        var normed = (x32 * (variance + _eps).rsqrt()).to(x.dtype);
+        // bf16/fp16 go up to fp32 as in HF; fp64 stays fp64 (casting it down would make float64 gradient checks
+        // through the model see fp32 rounding noise).
+        var wide = x.dtype == ScalarType.Float64 ? x : x.to(ScalarType.Float32);
+        var variance = wide.pow(2).mean([-1], keepdim: true);         // [..., 1]
+        var normed = (wide * (variance + _eps).rsqrt()).to(x.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }
 }

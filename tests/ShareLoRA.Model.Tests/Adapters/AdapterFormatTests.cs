@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ShareLoRA.Model.Adapters;
+using ShareLoRA.Model.IO;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -14,6 +15,12 @@ public sealed class AdapterFormatTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static bool Same(Tensor a, Tensor b) => a.dtype == b.dtype && a.shape.SequenceEqual(b.shape) && eq(a, b).all().item<bool>();
+
+    private static Dictionary<string, (string DType, long[] Shape)> Header(string path)
+    {
+        using var f = SafetensorsFile.Open(path);
+        return f.Entries.ToDictionary(e => e.Key, e => (e.Value.DType, e.Value.Shape));
+    }
 
     private static AdapterBank RandomBank(string method, long seed = 5)
     {
@@ -45,7 +52,7 @@ public sealed class AdapterFormatTests : IDisposable
         using var bank = RandomBank(method);
         PeftAdapterFormat.Export(bank, _dir, "/models/toy");
 
-        var header = AdapterSafetensors.ReadHeader(Path.Combine(_dir, PeftAdapterFormat.WeightsFileName));
+        var header = Header(Path.Combine(_dir, PeftAdapterFormat.WeightsFileName));
         var expected = new Dictionary<string, long[]>();
         for (int l = 0; l < 3; l++)
             foreach (var m in ToyDecoderStack.Targets)
@@ -95,7 +102,7 @@ public sealed class AdapterFormatTests : IDisposable
     {
         using var bank = RandomBank("share-a");
         PeftAdapterFormat.Export(bank, _dir, "toy");
-        var (tensors, _) = AdapterSafetensors.Read(Path.Combine(_dir, PeftAdapterFormat.WeightsFileName));
+        var (tensors, _) = SafetensorsFile.ReadFile(Path.Combine(_dir, PeftAdapterFormat.WeightsFileName));
         try
         {
             var shared = bank.Find("shared.q.A")!.Value;
@@ -111,10 +118,10 @@ public sealed class AdapterFormatTests : IDisposable
         using var bank = RandomBank("share-a");
         PeftAdapterFormat.Export(bank, _dir, "toy");
         var path = Path.Combine(_dir, PeftAdapterFormat.WeightsFileName);
-        var (tensors, metadata) = AdapterSafetensors.Read(path);
+        var (tensors, metadata) = SafetensorsFile.ReadFile(path);
         var tampered = PeftKeys.Key(2, TargetModule.V, 'A');
         tensors[tampered].add_(1e-3f);
-        AdapterSafetensors.Write(path, tensors.Select(kv => (kv.Key, kv.Value)), metadata);
+        SafetensorsWriter.Write(path, tensors, metadata);
         foreach (var t in tensors.Values) t.Dispose();
 
         var e = Assert.Throws<InvalidDataException>(() => PeftAdapterFormat.Import(_dir));
@@ -154,7 +161,7 @@ public sealed class AdapterFormatTests : IDisposable
         var path = Path.Combine(_dir, NativeAdapterFormat.FileName);
         NativeAdapterFormat.Save(bank, path);
 
-        var header = AdapterSafetensors.ReadHeader(path);
+        var header = Header(path);
         Assert.Equal(bank.Parameters.Select(p => p.Name).Order(), header.Keys.Order());
         if (method == "share-a") Assert.Contains("shared.q.A", header.Keys);
         if (method == "share-a") Assert.DoesNotContain("layers.0.q.A", header.Keys);
@@ -176,28 +183,36 @@ public sealed class AdapterFormatTests : IDisposable
     }
 
     [Fact]
-    public void SafetensorsFilesHaveAnAlignedHeaderAndRejectUnknownDtypes()
+    public void SafetensorsFilesHaveAnAlignedHeaderAndAdapterFilesRejectNonFloatDtypes()
     {
         var path = Path.Combine(_dir, "t.safetensors");
         using var t = arange(6, ScalarType.Float32).reshape(2, 3);
-        AdapterSafetensors.Write(path, [("x", t)], new Dictionary<string, string> { ["k"] = "v" });
+        SafetensorsWriter.Write(path, [("x", t)], new Dictionary<string, string> { ["k"] = "v" });
         var bytes = File.ReadAllBytes(path);
         var headerLength = BitConverter.ToUInt64(bytes, 0);
         Assert.Equal(0UL, headerLength % 8);
         Assert.Equal(8 + (long)headerLength + 24, bytes.Length);
-        var (tensors, metadata) = AdapterSafetensors.Read(path);
+        var (tensors, metadata) = SafetensorsFile.ReadFile(path);
         Assert.Equal("v", metadata["k"]);
         Assert.True(Same(t, tensors["x"]));
         tensors["x"].Dispose();
 
-        var json = System.Text.Encoding.UTF8.GetBytes("{\"x\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[0,1]}}");
-        using (var f = File.Create(path))
-        {
-            f.Write(BitConverter.GetBytes((ulong)json.Length));
-            f.Write(json);
-            f.WriteByte(0);
-        }
-        var e = Assert.Throws<InvalidDataException>(() => AdapterSafetensors.Read(path));
+        WriteRawHeader(path, "{\"x\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[0,1]}}");
+        var e = Assert.Throws<InvalidDataException>(() => NativeAdapterFormat.Load(path));
         Assert.Contains("'x'", e.Message);
+        Assert.Contains("I8", e.Message);
+
+        WriteRawHeader(path, "{\"x\":{\"dtype\":\"Q3\",\"shape\":[1],\"data_offsets\":[0,1]}}");
+        e = Assert.Throws<InvalidDataException>(() => SafetensorsFile.ReadFile(path));
+        Assert.Contains("'x'", e.Message);
+    }
+
+    private static void WriteRawHeader(string path, string header)
+    {
+        var json = System.Text.Encoding.UTF8.GetBytes(header);
+        using var f = File.Create(path);
+        f.Write(BitConverter.GetBytes((ulong)json.Length));
+        f.Write(json);
+        f.WriteByte(0);
     }
 }

@@ -15,6 +15,7 @@ public sealed class NaiveLlama
     private readonly LlamaConfig _c;
     private readonly Dictionary<string, double[]> _w = new();
 
+    /// <param name="model">The model whose weights to copy.</param>
     /// <param name="extraDelta">Optional dense update per weight name added to that weight (an adapter's B·A·s).</param>
     public NaiveLlama(LlamaModel model, IReadOnlyDictionary<string, Tensor>? extraDelta = null)
     {

@@ -1,0 +1,14 @@
+using ShareLoRA.Cli.Formatting;
+
+namespace ShareLoRA.Cli.Progress;
+
+/// <summary>Picks the progress display for the current process: a live bar on a terminal outside CI, plain lines otherwise.</summary>
+public static class ProgressSinks
+{
+    /// <summary>
+    /// <see cref="LiveProgressSink"/> when stdout is a terminal and CI is not "true" (<see cref="Terminal.IsInteractive"/>),
+    /// else a <see cref="PlainProgressSink"/> on stdout writing every <paramref name="everySteps"/> steps or 30 s.
+    /// </summary>
+    public static IProgressSink Create(int everySteps = 10) =>
+        Terminal.IsInteractive ? new LiveProgressSink(Terminal.Rich()) : new PlainProgressSink(Console.Out, everySteps);
+}

@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace ShareLoRA.Training.Metrics;
+
+/// <summary>
+/// The parsed metrics.jsonl of a run: one <see cref="StepMetrics"/> per optimizer step and the
+/// <see cref="MetricsEvent"/> lines (those with an "event" field), each in file order.
+/// Written by <see cref="MetricsWriter"/>; unknown fields are ignored so writers can add fields freely.
+/// </summary>
+public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<MetricsEvent> Events)
+{
+    /// <summary>The file name a run directory uses.</summary>
+    public const string FileName = "metrics.jsonl";
+
+    /// <summary>
+    /// Reads a metrics file. Blank lines are skipped. A malformed line throws <see cref="InvalidDataException"/>
+    /// naming the file, the line number and the field, except an unterminated last line that does not parse: a
+    /// trainer still running may be in the middle of writing it, so it is left for the next read.
+    /// </summary>
+    public static MetricsLog Read(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: metrics file not found", path);
+        string text;
+        // ReadWrite sharing: reading must work while a trainer holds the file open for appending.
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        using (var reader = new StreamReader(stream))
+            text = reader.ReadToEnd();
+        return Parse(text, path);
+    }
+
+    /// <summary>Parses the text of a metrics file; <paramref name="source"/> names it in errors.</summary>
+    public static MetricsLog Parse(string text, string source)
+    {
+        var steps = new List<StepMetrics>();
+        var events = new List<MetricsEvent>();
+        var lines = text.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].TrimEnd('\r');
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            bool unterminated = i == lines.Length - 1;
+            try
+            {
+                switch (ParseLine(line, source, i + 1))
+                {
+                    case StepMetrics s: steps.Add(s); break;
+                    case MetricsEvent e: events.Add(e); break;
+                }
+            }
+            catch (InvalidDataException) when (unterminated)
+            {
+                // Half-written final line of a live run: not an error, just not there yet.
+            }
+        }
+        return new MetricsLog(steps, events);
+    }
+
+    /// <summary>One line: a <see cref="StepMetrics"/> or, when it has an "event" field, a <see cref="MetricsEvent"/>.</summary>
+    public static object ParseLine(string line, string source, int lineNumber)
+    {
+        string where = $"{source}:{lineNumber}";
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(line); }
+        catch (JsonException e) { throw new InvalidDataException($"{where}: not valid JSON ({FirstLine(e.Message)})"); }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new InvalidDataException($"{where}: expected a JSON object, found {root.ValueKind.ToString().ToLowerInvariant()}");
+
+            if (root.TryGetProperty("event", out var name))
+            {
+                if (name.ValueKind != JsonValueKind.String)
+                    throw new InvalidDataException($"{where}: field 'event' must be a string (got {name.GetRawText()})");
+                return new MetricsEvent(name.GetString()!, OptionalStep(), OptionalNumber("wall_s"), line);
+            }
+
+            return new StepMetrics(
+                Step: OptionalStep() ?? throw Missing("step"),
+                Loss: Number("loss"),
+                LearningRate: Number("lr"),
+                GradNorm: Number("grad_norm"),
+                TokensPerSecond: Number("tokens_per_s"),
+                WallSeconds: Number("wall_s"),
+                EvalLoss: OptionalNumber("eval_loss"));
+
+            InvalidDataException Missing(string field) => new($"{where}: missing field '{field}'");
+
+            long? OptionalStep()
+            {
+                if (!root.TryGetProperty("step", out var v) || v.ValueKind == JsonValueKind.Null) return null;
+                if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var step) || step < 0)
+                    throw new InvalidDataException($"{where}: field 'step' must be a non-negative integer (got {v.GetRawText()})");
+                return step;
+            }
+
+            double Number(string field) => OptionalNumber(field) ?? throw Missing(field);
+
+            double? OptionalNumber(string field)
+            {
+                if (!root.TryGetProperty(field, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+                if (v.ValueKind == JsonValueKind.Number) return v.GetDouble();
+                // NaN and infinities have no JSON literal; the writer spells them as strings.
+                if (v.ValueKind == JsonValueKind.String &&
+                    double.TryParse(v.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) &&
+                    (double.IsNaN(d) || double.IsInfinity(d)))
+                    return d;
+                throw new InvalidDataException($"{where}: field '{field}' must be a number (got {v.GetRawText()})");
+            }
+        }
+    }
+
+    private static string FirstLine(string message) => message.Split('\n')[0].TrimEnd('\r');
+}

@@ -1,0 +1,89 @@
+using System.Text.Json;
+using ShareLoRA.Training.Checkpoints;
+using ShareLoRA.Training.Data;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace ShareLoRA.Cli.Tests.Commands;
+
+[Collection("Console")]
+public sealed class CheckpointsCommandTests : IDisposable
+{
+    private readonly string _run = Path.Combine(Path.GetTempPath(), "sharelora-cli-ckpt-" + Guid.NewGuid().ToString("N"));
+
+    public CheckpointsCommandTests() => Directory.CreateDirectory(_run);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_run, recursive: true); }
+        catch (IOException) { }
+    }
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        try { return (CliApp.Run(args), stdout.ToString(), stderr.ToString()); }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
+    private void Save(long step)
+    {
+        using var a = ones(4, 4);
+        new CheckpointStore(_run).Save(new CheckpointContent(step, new DataCursor(0, (int)step), new CheckpointRngState(1, step),
+            """{ "name": "t" }""", CheckpointPlan.SingleStage(2, "1f1b", 1), new CheckpointMetrics(0.5),
+            new Dictionary<string, IReadOnlyDictionary<string, Tensor>> { [CheckpointFiles.Adapter] = new Dictionary<string, Tensor> { ["a"] = a } }));
+    }
+
+    [Fact]
+    public void JsonListsEveryCheckpointWithItsStatus()
+    {
+        Save(100);
+        Save(1_000_000);
+        File.Delete(Path.Combine(_run, "checkpoints", "step-1000000", CheckpointFiles.Adapter));
+
+        var (code, stdout, stderr) = Run("checkpoints", "--run", _run, "--json");
+        Assert.Equal(0, code);
+        Assert.Equal("", stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        var items = doc.RootElement.EnumerateArray().ToList();
+        Assert.Equal([100L, 1_000_000L], items.Select(i => i.GetProperty("step").GetInt64()));
+        Assert.Equal(["step", "name", "created_utc", "bytes", "valid", "reason"], items[0].EnumerateObject().Select(p => p.Name));
+        Assert.True(items[0].GetProperty("valid").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, items[0].GetProperty("reason").ValueKind);
+        Assert.True(items[0].GetProperty("bytes").GetInt64() > 64);
+        Assert.False(items[1].GetProperty("valid").GetBoolean());
+        Assert.Equal("adapter.safetensors missing", items[1].GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public void TablePrintsStepTimeSizeAndStatus()
+    {
+        Save(200);
+        var (code, stdout, _) = Run("checkpoints", "--run", _run);
+        Assert.Equal(0, code);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Matches(@"^\s+step\s+created \(UTC\)\s+size\s+status$", lines[0]);
+        Assert.Matches(@"^\s+200\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+[\d.]+ (B|KiB)\s+valid$", lines[1]);
+    }
+
+    [Fact]
+    public void EmptyRunSaysSoAndMissingRunIsAnError()
+    {
+        var (code, stdout, _) = Run("checkpoints", "--run", _run);
+        Assert.Equal(0, code);
+        Assert.Equal($"no checkpoints in {Path.Combine(_run, "checkpoints")}", stdout.Trim());
+
+        var missing = Path.Combine(_run, "nope");
+        (code, _, var stderr) = Run("checkpoints", "--run", missing);
+        Assert.Equal(2, code);
+        Assert.Equal($"error: --run {missing}: folder not found", stderr.Trim());
+    }
+}

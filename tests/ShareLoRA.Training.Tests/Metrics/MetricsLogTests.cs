@@ -1,0 +1,94 @@
+using ShareLoRA.Training.Metrics;
+using Xunit;
+
+namespace ShareLoRA.Training.Tests.Metrics;
+
+public sealed class MetricsLogTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("sharelora-metrics-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string FilePath => Path.Combine(_dir, MetricsLog.FileName);
+
+    [Fact]
+    public void Writer_and_reader_round_trip_steps_events_and_non_finite_values()
+    {
+        var steps = new[]
+        {
+            new StepMetrics(1, 2.5, 1e-4, 0.7, 1534.5, 1.25),
+            new StepMetrics(2, 2.25, 1e-4, 0.6, 1600, 2.5, EvalLoss: 2.4),
+            new StepMetrics(3, double.NaN, 1e-4, double.PositiveInfinity, 1600, 3.75),
+        };
+        using (var writer = new MetricsWriter(FilePath))
+        {
+            writer.WriteEvent("start", step: 0, wallSeconds: 0, fields: new Dictionary<string, object?> { ["stages"] = 4, ["job"] = "demo" });
+            writer.Write(steps[0]);
+            writer.Write(steps[1]);
+            writer.WriteEvent("checkpoint", step: 2, fields: new Dictionary<string, object?> { ["path"] = "ckpt-2" });
+            writer.Write(steps[2]);
+        }
+        var log = MetricsLog.Read(FilePath);
+        Assert.Equal(steps, log.Steps);
+        Assert.Equal(["start", "checkpoint"], log.Events.Select(e => e.Name));
+        Assert.Equal(0, log.Events[0].Step);
+        Assert.Equal(0.0, log.Events[0].WallSeconds);
+        Assert.Contains("\"job\":\"demo\"", log.Events[0].Json);
+        Assert.Null(log.Events[1].WallSeconds);
+
+        var lines = File.ReadAllLines(FilePath);
+        Assert.Equal(5, lines.Length);
+        Assert.Equal("""{"step":1,"loss":2.5,"lr":0.0001,"grad_norm":0.7,"tokens_per_s":1534.5,"wall_s":1.25}""", lines[1]);
+        Assert.Contains("\"loss\":\"NaN\"", lines[4]);
+    }
+
+    [Fact]
+    public void Writer_appends_to_an_existing_file_and_flushes_every_line()
+    {
+        using (var first = new MetricsWriter(FilePath)) first.Write(new StepMetrics(1, 1, 1, 1, 1, 1));
+        using var second = new MetricsWriter(FilePath);
+        second.Write(new StepMetrics(2, 1, 1, 1, 1, 2));
+        // Read while the writer is still open: the line must already be on disk.
+        Assert.Equal([1L, 2L], MetricsLog.Read(FilePath).Steps.Select(s => s.Step));
+    }
+
+    [Theory]
+    [InlineData("{\"step\": 1, \"loss\": 2.0", "m.jsonl:2: not valid JSON")]
+    [InlineData("[1, 2]", "m.jsonl:2: expected a JSON object, found array")]
+    [InlineData("{\"step\": 2, \"loss\": 2.0, \"lr\": 0.1, \"grad_norm\": 1, \"wall_s\": 1}", "m.jsonl:2: missing field 'tokens_per_s'")]
+    [InlineData("{\"step\": -1, \"loss\": 2.0}", "m.jsonl:2: field 'step' must be a non-negative integer (got -1)")]
+    [InlineData("{\"step\": 1.5, \"loss\": 2.0}", "m.jsonl:2: field 'step' must be a non-negative integer (got 1.5)")]
+    [InlineData("{\"event\": 7}", "m.jsonl:2: field 'event' must be a string (got 7)")]
+    [InlineData("{\"step\": 2, \"loss\": \"x\", \"lr\": 0.1}", "m.jsonl:2: field 'loss' must be a number (got \"x\")")]
+    public void Malformed_line_names_the_source_the_line_and_the_field(string badLine, string expected)
+    {
+        var text = "{\"step\": 1, \"loss\": 2.0, \"lr\": 0.1, \"grad_norm\": 1, \"tokens_per_s\": 5, \"wall_s\": 1}\n" + badLine + "\n";
+        var e = Assert.Throws<InvalidDataException>(() => MetricsLog.Parse(text, "m.jsonl"));
+        Assert.StartsWith(expected, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void A_half_written_last_line_of_a_live_run_is_left_for_later()
+    {
+        var text = "{\"step\": 1, \"loss\": 2.0, \"lr\": 0.1, \"grad_norm\": 1, \"tokens_per_s\": 5, \"wall_s\": 1}\n{\"step\": 2, \"lo";
+        Assert.Single(MetricsLog.Parse(text, "m.jsonl").Steps);
+        // The same line terminated is a real error.
+        Assert.Throws<InvalidDataException>(() => MetricsLog.Parse(text + "\n", "m.jsonl"));
+    }
+
+    [Fact]
+    public void Blank_lines_CRLF_and_unknown_fields_are_accepted()
+    {
+        var text = "\r\n{\"step\": 1, \"loss\": 2.0, \"lr\": 0.1, \"grad_norm\": 1, \"tokens_per_s\": 5, \"wall_s\": 1, \"eval_loss\": null, \"mfu\": 0.4}\r\n\n";
+        var log = MetricsLog.Parse(text, "m.jsonl");
+        Assert.Equal(new StepMetrics(1, 2.0, 0.1, 1, 5, 1), Assert.Single(log.Steps));
+    }
+
+    [Fact]
+    public void Reserved_event_fields_are_refused()
+    {
+        using var writer = new MetricsWriter(FilePath);
+        Assert.Throws<ArgumentException>(() => writer.WriteEvent("x", fields: new Dictionary<string, object?> { ["step"] = 3 }));
+    }
+}
