@@ -28,6 +28,7 @@ public static class EvalCommand
     private static Command Mmlu()
     {
         var model = ModelOption();
+        var adapter = ModelArguments.AdapterOption();
         var data = new Option<string>("--data") { Description = "MMLU folder holding dev/SUBJECT_dev.csv and test/SUBJECT_test.csv", Required = true };
         var shots = new Option<int>("--shots") { Description = "Solved dev examples per prompt: 5 (QLoRA's 5-shot) or 0", DefaultValueFactory = _ => 5 };
         var subjects = new Option<string?>("--subjects") { Description = "Comma-separated subjects (file stems, e.g. anatomy,astronomy); default all" };
@@ -41,7 +42,7 @@ public static class EvalCommand
             "at the last prompt position. Prompts longer than the model's max positions are cut from the left (BOS kept). " +
             "Prints per-subject accuracy, macro (mean over subjects) and micro (pooled); progress goes to stderr.")
         {
-            model, data, shots, subjects, limit, batch, json, predictions,
+            model, adapter, data, shots, subjects, limit, batch, json, predictions,
         };
         command.SetAction(parse =>
         {
@@ -63,7 +64,8 @@ public static class EvalCommand
             var (llama, tokenizer) = Load(parse.GetValue(model)!);
             using var _ = llama;
             using var __ = tokenizer;
-            var evaluator = new MmluEvaluator(llama, tokenizer);
+            using var bank = ModelArguments.LoadAdapter(parse.GetValue(adapter), llama);
+            var evaluator = new MmluEvaluator(llama, tokenizer, bank);
             var asJson = parse.GetValue(json);
             var predictionsPath = parse.GetValue(predictions);
             using var predictionWriter = predictionsPath == null ? null : new StreamWriter(predictionsPath);
@@ -119,6 +121,7 @@ public static class EvalCommand
     private static Command Perplexity()
     {
         var model = ModelOption();
+        var adapter = ModelArguments.AdapterOption();
         var data = new Option<string>("--data") { Description = "Data file: Alpaca JSON/JSONL (instruction, input, output) or JSONL {\"text\": ...}", Required = true };
         var format = new Option<string>("--format") { Description = "text (score BOS + text + EOS whole), alpaca (score output + EOS given the prompt) or auto (from the first record)", DefaultValueFactory = _ => DatasetReader.Auto };
         format.AcceptOnlyFromAmong(DatasetReader.Auto, DatasetReader.Text, DatasetReader.Alpaca);
@@ -128,7 +131,7 @@ public static class EvalCommand
 
         var command = new Command("perplexity", "Token-weighted mean negative log-likelihood (natural log) of a data file's target tokens and its perplexity exp(NLL).")
         {
-            model, data, format, maxLen, batch, json,
+            model, adapter, data, format, maxLen, batch, json,
         };
         command.SetAction(parse =>
         {
@@ -139,6 +142,7 @@ public static class EvalCommand
             var (llama, tokenizer) = Load(parse.GetValue(model)!);
             using var _ = llama;
             using var __ = tokenizer;
+            using var bank = ModelArguments.LoadAdapter(parse.GetValue(adapter), llama);
             int positions = llama.Config.MaxPositionEmbeddings;
             int length = parse.GetValue(maxLen) ?? Math.Min(1024, positions);
             if (length < 2 || length > positions)
@@ -147,7 +151,7 @@ public static class EvalCommand
             var file = DatasetReader.Read(path, parse.GetValue(format)!);
             if (file.Examples.Count == 0) throw new UserError($"{path}: no records to score");
             var examples = PerplexityEvaluator.Tokenize(tokenizer, file.Examples, length, out int truncated);
-            var result = PerplexityEvaluator.Evaluate(llama, examples, batchSize, BatchCollator.PadIdOf(tokenizer), truncated: truncated);
+            var result = PerplexityEvaluator.Evaluate(llama, examples, batchSize, BatchCollator.PadIdOf(tokenizer), bank, truncated);
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -174,6 +178,7 @@ public static class EvalCommand
     private static Command Gsm8k()
     {
         var model = ModelOption();
+        var adapter = ModelArguments.AdapterOption();
         var data = new Option<string>("--data") { Description = "GSM8K JSONL to evaluate (e.g. test.jsonl): {\"question\", \"answer\" ending in \"#### N\"}", Required = true };
         var shots = new Option<int>("--shots") { Description = "Solved examples in the prompt, the first k records of the shots file", DefaultValueFactory = _ => 8 };
         var shotsFile = new Option<string?>("--shots-file") { Description = "GSM8K JSONL to take the shots from; default train.jsonl beside --data" };
@@ -186,7 +191,7 @@ public static class EvalCommand
             "GSM8K exact match: prompt of k solved examples \"Question: ...\\nAnswer: ...\\n\\n\" + \"Question: ...\\nAnswer:\", greedy generation until " +
             "\"\\n\\nQuestion:\" or EOS; the answer is the number after \"####\" or \"The final answer is\", else the last number (commas, $ and trailing .0 removed).")
         {
-            model, data, shots, shotsFile, limit, maxNew, json, predictions,
+            model, adapter, data, shots, shotsFile, limit, maxNew, json, predictions,
         };
         command.SetAction(parse =>
         {
@@ -213,11 +218,12 @@ public static class EvalCommand
             var (llama, tokenizer) = Load(parse.GetValue(model)!);
             using var _ = llama;
             using var __ = tokenizer;
+            using var bank = ModelArguments.LoadAdapter(parse.GetValue(adapter), llama);
             var predictionsPath = parse.GetValue(predictions);
             using var predictionWriter = predictionsPath == null ? null : new StreamWriter(predictionsPath);
             var progress = new ProgressPrinter();
             int correct = 0;
-            var report = new Gsm8kEvaluator(llama, tokenizer).Evaluate(problems, shotProblems, n, p =>
+            var report = new Gsm8kEvaluator(llama, tokenizer, bank).Evaluate(problems, shotProblems, n, p =>
             {
                 if (p.Correct) correct++;
                 int done = p.Index + 1;

@@ -1,7 +1,9 @@
 using System.Text.Json;
+using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Llama;
 using ShareLoRA.Model.Tokenization;
 using ShareLoRA.TestSupport;
+using ShareLoRA.Training.Evaluation;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -213,6 +215,53 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
         var (missing, _, err) = Run("eval", "gsm8k", "--model", model, "--data", test, "--shots-file", Path.Combine(tiny.Root, "gsm/none.jsonl"));
         Assert.Equal(2, missing);
         Assert.StartsWith("error: --shots-file: file not found", err);
+    }
+
+    [SkippableFact]
+    public void Adapter_changes_the_logits_exactly_as_the_loaded_bank_does()
+    {
+        var model = tiny.Require();
+        var data = WriteMmlu("mmlu-adapter", [0, 1], [2, 3, 0]);
+        var adapterDir = Path.Combine(tiny.Root, "run-adapter", AdapterDirectory.SubdirectoryName);
+        using (var llama = LlamaModel.Load(model, new ModelLoadOptions()))
+        {
+            var layout = AdapterLayout.ForMethod("share-a", llama.Config.NumHiddenLayers, AdapterLayout.LlamaDims(llama.Config), TargetModules.All, 4, 8, 0.1);
+            using var bank = AdapterBank.Create(layout, seed: 5);
+            using (no_grad())
+            {
+                // B starts at zero (adapter = base model); random B makes the adapter matter.
+                using var g = new TorchSharp.torch.Generator(17, CPU);
+                foreach (var p in bank.Parameters.Where(p => p.Matrix == 'B'))
+                {
+                    using var r = randn(p.Value.shape, p.Value.dtype, CPU, false, g);
+                    p.Value.copy_(r.mul_(0.5));
+                }
+            }
+            AdapterDirectory.Save(bank, adapterDir, "tiny");
+        }
+        string basePred = Path.Combine(tiny.Root, "pred-base.jsonl"), adaptedPred = Path.Combine(tiny.Root, "pred-adapted.jsonl");
+        Assert.Equal(0, Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "1", "--json", "--predictions", basePred).Code);
+        var (code, _, stderr) = Run("eval", "mmlu", "--model", model, "--adapter", Path.GetDirectoryName(adapterDir)!, "--data", data, "--shots", "1", "--json", "--predictions", adaptedPred);
+        Assert.True(code == 0, stderr);
+
+        float[][] Logits(string path) => ReadLines(path).Select(l => l.GetProperty("logits").EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
+        var (baseLogits, adapted) = (Logits(basePred), Logits(adaptedPred));
+        Assert.NotEqual(baseLogits[0], adapted[0]);
+
+        // In-process with the same adapter directory: the same numbers.
+        using var llama2 = LlamaModel.Load(model, new ModelLoadOptions());
+        using var tokenizer = HfTokenizer.Load(model);
+        using var loaded = AdapterDirectory.Load(adapterDir, llama2.Config);
+        var expected = new List<float[]>();
+        new MmluEvaluator(llama2, tokenizer, loaded).Evaluate(data, new MmluOptions(Shots: 1), onPrediction: p => expected.Add(p.Logits.ToArray()));
+        Assert.Equal(expected.Count, adapted.Length);
+        for (int i = 0; i < adapted.Length; i++)
+            for (int c = 0; c < 4; c++)
+                Assert.Equal(expected[i][c], adapted[i][c], 4);
+
+        var (bad, _, err) = Run("eval", "perplexity", "--model", model, "--adapter", Path.Combine(tiny.Root, "nowhere"), "--data", basePred);
+        Assert.Equal(2, bad);
+        Assert.StartsWith("error: --adapter: directory not found", err);
     }
 
     [SkippableFact]
