@@ -25,6 +25,7 @@ public static class CliApp
         yield return ExportCommand.Create();
         yield return PlanCommand.Create();
         yield return PlotCommand.Create();
+        yield return EvalCommand.Create();
     }
 
     public static int Run(string[] args)
