@@ -20,6 +20,7 @@ public static class CliApp
         yield return GenerateCommand.Create();
         yield return ScoreCommand.Create();
         yield return ParamsCommand.Create();
+        yield return TrainCommand.Create();
     }
 
     public static int Run(string[] args)
@@ -45,6 +46,7 @@ public static class CliApp
 
     /// <summary>Exceptions that carry a user-facing one-line message rather than a bug.</summary>
     public static bool IsExpected(Exception e) =>
-        e is UserError or ShareLoRA.Training.Planning.PlanningException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
+        e is UserError or ShareLoRA.Training.Planning.PlanningException
+            or ShareLoRA.Training.Jobs.JobConfigException or ShareLoRA.Training.Data.DatasetException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
             or FormatException or ArgumentException or System.Text.Json.JsonException or UnauthorizedAccessException;
 }
