@@ -1,3 +1,4 @@
+using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Tokenization;
 using ShareLoRA.Training.Determinism;
 using ShareLoRA.Training.Jobs;
@@ -76,7 +77,7 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
             throw new DatasetException(
                 $"{path}: data.eval_fraction {fraction} of {examples.Count} examples leaves nothing to train on");
         var order = Enumerable.Range(0, examples.Count).ToArray();
-        var rng = new SplitMix64(CounterSeed.HoldOut(seed));
+        var rng = new SplitMix64(DropoutSeed.Hash([HoldOutTag, seed]));
         for (var i = order.Length - 1; i > 0; i--)
         {
             var j = rng.NextInt(i + 1);
@@ -89,18 +90,22 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
         return (train, eval);
     }
 
+    // Purpose tags keep each counter-seeded stream apart from dropout, init and data order: "HOLDOUT1", "FINGERP1".
+    private const ulong HoldOutTag = 0x484F4C444F555431UL;
+    private const ulong FingerprintTag = 0x46494E4745525031UL;
+
     private static string WhyEmpty(DatasetFile file) => file.SkippedRecords > 0
         ? $"all {file.SkippedRecords} records were malformed and skipped; first: {file.Problems[0]}"
         : "the file holds no records";
 
     private static ulong FingerprintOf(IReadOnlyList<TokenizedExample> examples)
     {
-        var h = CounterSeed.Hash(0x46494E4745525031UL, (ulong)examples.Count); // "FINGERP1"
+        var h = DropoutSeed.Hash([FingerprintTag, (ulong)examples.Count]);
         foreach (var example in examples)
         {
-            h = CounterSeed.Hash(h, (ulong)example.Length);
-            foreach (var id in example.InputIds) h = CounterSeed.Hash(h, (uint)id);
-            foreach (var label in example.Labels) h = CounterSeed.Hash(h, (uint)label);
+            h = DropoutSeed.Hash([h, (ulong)example.Length]);
+            foreach (var id in example.InputIds) h = DropoutSeed.Hash([h, (uint)id]);
+            foreach (var label in example.Labels) h = DropoutSeed.Hash([h, (uint)label]);
         }
         return h;
     }

@@ -1,0 +1,44 @@
+using System.CommandLine;
+using static System.FormattableString;
+using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Trainer;
+
+namespace ShareLoRA.Cli.Commands;
+
+/// <summary>`sharelora train`: runs a job in this process (the single-process reference trainer, P stages in one process).</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var job = new Option<string>("--job") { Description = "Job file (JSON with // comments; see jobs/example-llama3-8b-share-a.json)", Required = true };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Override a job field before validation, e.g. --set optim.lr=1e-3 --set model=/models/x (repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var quiet = new Option<bool>("--quiet") { Description = "Print only the final summary (the run log still goes to OUTPUT/train.log)" };
+
+        var command = new Command("train",
+            "Fine-tune a model with LoRA / ShareLoRA adapters as a job file describes, in this process: writes OUTPUT/metrics.jsonl, " +
+            "OUTPUT/train.log, OUTPUT/job.json and OUTPUT/adapter/ (PEFT + native).")
+        {
+            job, set, quiet,
+        };
+        command.SetAction(parse =>
+        {
+            var config = JobConfig.Load(parse.GetValue(job)!, parse.GetValue(set) ?? []);
+            bool beQuiet = parse.GetValue(quiet);
+            var result = LocalPipelineTrainer.Run(config, console: !beQuiet, onStep: beQuiet ? null : m => Console.Out.WriteLine(ProgressLine(m)));
+            var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
+            var eval = result.FinalEvalLoss is { } e ? Invariant($", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}") : "";
+            Console.Out.WriteLine(Invariant($"trained {result.Steps.Count} steps, final loss {last?.Loss:0.0000}{eval}; adapter: {result.AdapterDirectory}"));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>"step 12/200 loss 2.3456 lr 0.0002 tokens/s 12345" (+ " eval_loss x" on eval steps).</summary>
+    public static string ProgressLine(StepMetrics m) =>
+        Invariant($"step {m.Step} loss {m.Loss:0.0000} lr {m.LearningRate:0.######} grad_norm {m.GradNorm:0.000} tokens/s {m.TokensPerSecond:0}") +
+        (m.EvalLoss is { } e ? Invariant($" eval_loss {e:0.0000}") : "");
+}

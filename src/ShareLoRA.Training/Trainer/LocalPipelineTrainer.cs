@@ -1,0 +1,309 @@
+using System.Diagnostics;
+using System.Globalization;
+using ShareLoRA.Model.Adapters;
+using ShareLoRA.Model.Config;
+using ShareLoRA.Model.Tokenization;
+using ShareLoRA.Training.Adapters;
+using ShareLoRA.Training.Data;
+using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Optimization;
+using ShareLoRA.Training.Pipeline;
+using ShareLoRA.Training.Planning;
+using Serilog;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ShareLoRA.Training.Trainer;
+
+/// <summary>
+/// The single-process reference trainer: the job's P pipeline stages as <see cref="PipelineStage"/> objects in this
+/// process (layer ranges from the <see cref="PartitionPlanner"/>), each optimizer step run through the job's GPipe or
+/// 1F1B schedule by <see cref="LocalScheduleExecutor"/>, then the shared tensors stepped by a
+/// <see cref="SharedParameterServer"/> and every stage's own tensors by the stage, with the same global clip
+/// coefficient. It is what a distributed run is compared against: the same numbers for any P (within float
+/// tolerance) and bitwise-equal runs for the same P. Use from one thread.
+/// </summary>
+public sealed class LocalPipelineTrainer : IDisposable
+{
+    public const string AdapterFolder = "adapter";
+    public const string JobFileName = "job.json";
+
+    private readonly List<PipelineStage> _stages = [];
+    private readonly SharedParameterServer _server;
+    private readonly DataLoader _loader;
+    private readonly LearningRateSchedule _learningRate;
+    private readonly PipelineSchedule _schedule;
+    private readonly Device _device;
+    private readonly int _padId;
+    private readonly ILogger _log;
+    private readonly Stopwatch _wall = new();
+    private DataCursor _cursor = DataCursor.Start;
+
+    public JobConfig Job { get; }
+    public TrainingData Data { get; }
+    public LlamaConfig ModelConfig { get; }
+    public AdapterLayout Layout { get; }
+    public PartitionPlan Plan { get; }
+    public IReadOnlyList<PipelineStage> Stages => _stages;
+
+    /// <summary>Optimizer steps done so far.</summary>
+    public int StepsDone { get; private set; }
+
+    /// <summary>
+    /// Builds the stages for <paramref name="job"/> on already prepared data (tests pass token ids directly).
+    /// Fails with a <see cref="JobConfigException"/> when the job does not fit the model.
+    /// </summary>
+    public LocalPipelineTrainer(JobConfig job, TrainingData data, int padId, ILogger? log = null)
+    {
+        Job = job;
+        Data = data;
+        _padId = padId;
+        _log = log ?? Serilog.Core.Logger.None;
+        (ModelConfig, Layout) = ResolveModel(job);
+        if (data.Train.Count == 0) throw new DatasetException($"{job.Data.Train}: no training examples");
+
+        var policy = AdapterLayoutFactory.PolicyOf(job.Adapter, JobSource(job));
+        var kind = job.Pipeline.Schedule == "gpipe" ? ScheduleKind.GPipe : ScheduleKind.OneFOneB;
+        var request = new PlanRequest(job.Pipeline.Stages, job.Batch.MicroBatches, job.Batch.MicroBatchSize,
+            job.Data.SourceMaxLen + job.Data.TargetMaxLen, kind, policy, job.Adapter.Rank, DTypeBytes(job.Dtype))
+        {
+            ActivationDtypeBytes = 4,
+        };
+        Plan = PartitionPlanner.Plan(ShapeOf(ModelConfig), request);
+        _schedule = PipelineSchedule.Create(kind, job.Pipeline.Stages, job.Batch.MicroBatches);
+        _learningRate = ScheduleOf(job);
+        _device = torch.device(job.Device);
+        _loader = new DataLoader(data.Train, job.Batch.MicroBatchSize, padId, (ulong)job.Seed, job.Data.Shuffle, job.Data.GroupByLength);
+
+        var optimizer = new AdamWSettings(job.Optim.Lr, job.Optim.Betas.Beta1, job.Optim.Betas.Beta2, job.Optim.Eps, job.Optim.WeightDecay);
+        try
+        {
+            foreach (var s in Plan.Stages)
+                _stages.Add(PipelineStage.Load(job.Model, s.Index, s.FirstLayer, s.EndLayer, s.HasEmbedding, s.HasHead,
+                    Layout, job.Seed, optimizer, ScalarTypeOf(job.Dtype), job.Device));
+            // Every bank draws the same shared init (counter-seeded by layer 0), so any stage's copy seeds the masters.
+            _server = SharedParameterServer.FromBank(_stages[0].Adapters, optimizer);
+        }
+        catch
+        {
+            foreach (var s in _stages) s.Dispose();
+            throw;
+        }
+        _log.Information("model {Model}: {Layers} layers, hidden {Hidden}; adapter {Method} r={Rank} alpha={Alpha} on {Targets}: {Trainable} trainable parameters",
+            job.Model, ModelConfig.NumHiddenLayers, ModelConfig.HiddenSize, Layout.MethodName, Layout.Rank, Layout.Alpha,
+            string.Join(",", Layout.OrderedTargets.Select(t => t.ShortName())), Layout.TrainableParameterCount);
+        _log.Information("plan: {Plan}", Plan.ToString());
+    }
+
+    /// <summary>Loads the tokenizer and data of <paramref name="job"/>, then builds the trainer. Job/model mismatches fail before the data is read.</summary>
+    public static LocalPipelineTrainer Create(JobConfig job, ILogger? log = null)
+    {
+        log ??= Serilog.Core.Logger.None;
+        ResolveModel(job);
+        using var tokenizer = HfTokenizer.Load(job.Model);
+        var data = TrainingData.Prepare(job.Data, tokenizer, job.Seed);
+        log.Information("{Report}", data.Report.ToString());
+        return new LocalPipelineTrainer(job, data, BatchCollator.PadIdOf(tokenizer), log);
+    }
+
+    /// <summary>
+    /// The whole run: run log (OUTPUT/train.log, console when <paramref name="console"/>), OUTPUT/job.json, training with
+    /// metrics.jsonl, and OUTPUT/adapter/. <paramref name="onStep"/> sees every step's metrics (the CLI prints them).
+    /// </summary>
+    public static TrainingResult Run(JobConfig job, bool console = false, Action<StepMetrics>? onStep = null)
+    {
+        using var log = RunLog.Create(job.Output, console);
+        try
+        {
+            log.Information("job {Name}: {Steps} steps of {Micro} x {Size} sequences, {Stages} stage(s), {Schedule}, output {Output}",
+                job.Name, job.Steps, job.Batch.MicroBatches, job.Batch.MicroBatchSize, job.Pipeline.Stages, job.Pipeline.Schedule, job.Output);
+            using var trainer = Create(job, log);
+            var result = trainer.Train(onStep);
+            log.Information("done: {Steps} steps in {Seconds:0.0} s, final loss {Loss:0.0000}{Eval}; adapter in {Adapter}",
+                result.Steps.Count, result.Steps.Count > 0 ? result.Steps[^1].WallSeconds : 0.0,
+                result.Steps.Count > 0 ? result.Steps[^1].Loss : double.NaN,
+                result.FinalEvalLoss is { } e ? $", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}" : "", result.AdapterDirectory);
+            return result;
+        }
+        catch (Exception e)
+        {
+            log.Error(e, "training failed: {Message}", e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>Trains the remaining steps, evaluating every data.eval_every steps (and before the first and after the last),
+    /// writing OUTPUT/job.json, OUTPUT/metrics.jsonl and OUTPUT/adapter/.</summary>
+    public TrainingResult Train(Action<StepMetrics>? onStep = null)
+    {
+        Directory.CreateDirectory(Job.Output);
+        File.WriteAllText(Path.Combine(Job.Output, JobFileName), Job.ToJson());
+        var all = new List<StepMetrics>();
+        using var metrics = new MetricsWriter(Path.Combine(Job.Output, MetricsWriter.FileName));
+        int evalEvery = Job.Data.EvalEvery;
+        double? initialEval = null, finalEval = null;
+        if (evalEvery > 0 && (initialEval = Evaluate()) is { } first)
+        {
+            metrics.WriteEval(StepsDone, first);
+            _log.Information("step {Step}: eval loss {EvalLoss:0.0000}", StepsDone, first);
+        }
+        while (StepsDone < Job.Steps)
+        {
+            var m = TrainStep();
+            if (evalEvery > 0 && (m.Step % evalEvery == 0 || m.Step == Job.Steps))
+            {
+                m = m with { EvalLoss = Evaluate() };
+                finalEval = m.EvalLoss;
+                _log.Information("step {Step}: eval loss {EvalLoss:0.0000}", m.Step, m.EvalLoss);
+            }
+            metrics.Write(m);
+            _log.Debug("step {Step}: loss {Loss:0.000000} lr {Lr:0.######} grad_norm {GradNorm:0.0000} clip {Clip:0.0000} tokens {Tokens} ({TokensPerSecond:0} tokens/s)",
+                m.Step, m.Loss, m.LearningRate, m.GradNorm, m.ClipCoefficient, m.Tokens, m.TokensPerSecond);
+            all.Add(m);
+            onStep?.Invoke(m);
+            if (!double.IsFinite(m.Loss))
+                throw new InvalidOperationException($"step {m.Step}: the loss is {m.Loss.ToString(CultureInfo.InvariantCulture)}; lower optim.lr or check the data");
+        }
+        var adapterDirectory = Path.Combine(Job.Output, AdapterFolder);
+        SaveAdapter(adapterDirectory);
+        return new TrainingResult(all, initialEval, finalEval, Job.Output, adapterDirectory);
+    }
+
+    /// <summary>One optimizer step: the step's micro-batches through the schedule, shared step, local steps, broadcast.</summary>
+    public StepMetrics TrainStep()
+    {
+        if (!_wall.IsRunning) _wall.Start();
+        var watch = Stopwatch.StartNew();
+        int step = StepsDone;
+        double lr = _learningRate.At(step);
+        var batches = _loader.NextStep(ref _cursor, Job.Batch.MicroBatches);
+        long tokens = batches.Sum(b => (long)b.Tokens);
+        long targets = batches.Sum(PredictedTargets);
+
+        using var scope = NewDisposeScope();
+        var tensors = batches.Select(b => BatchTensors.From(b, _device)).ToList();
+        var inputs = tensors.Select(t => new MicroBatchInput(t.InputIds, t.AttentionMask, t.Labels)).ToList();
+        var (lossSum, counted) = LocalScheduleExecutor.Run(_stages, _schedule, step, inputs, Math.Max(1, targets));
+        if (counted != targets)
+            throw new InvalidOperationException($"step {step + 1}: the last stage counted {counted} target tokens, the data {targets}");
+
+        var partials = _stages.Select(s => s.SharedGradients()).ToList();
+        var localNorms = _stages.Select(s => s.LocalGradNormSquared()).ToList();
+        using var shared = _server.Step(partials, localNorms, lr, Job.Optim.MaxGradNorm);
+        foreach (var stage in _stages)
+        {
+            stage.StepLocal(lr, shared.ClipCoefficient);
+            stage.SetSharedValues(shared.Values);
+            stage.ZeroGrad();
+        }
+        foreach (var t in tensors) t.Dispose();
+        StepsDone++;
+        var seconds = watch.Elapsed.TotalSeconds;
+        return new StepMetrics(StepsDone, lossSum / Math.Max(1, targets), lr, shared.GradNorm, shared.ClipCoefficient,
+            tokens, targets, seconds > 0 ? tokens / seconds : 0, _wall.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Token-weighted mean loss over the eval set without dropout, or null when there is no eval set.</summary>
+    public double? Evaluate()
+    {
+        if (Data.Eval.Count == 0) return null;
+        double sum = 0;
+        long targets = 0;
+        foreach (var batch in DataLoader.InOrder(Data.Eval, Job.Batch.MicroBatchSize, _padId))
+        {
+            using var scope = NewDisposeScope();
+            using var t = BatchTensors.From(batch, _device);
+            var x = t.InputIds;
+            foreach (var stage in _stages)
+            {
+                var r = stage.ForwardEval(x, t.AttentionMask, stage.IsLast ? t.Labels : null);
+                if (r.Activation is { } a) x = a;
+                else
+                {
+                    sum += r.LossSum!.Value;
+                    targets += r.TargetTokens;
+                }
+            }
+        }
+        return sum / Math.Max(1, targets);
+    }
+
+    /// <summary>A bank over every layer with the current adapter values (shared from the masters); caller disposes.</summary>
+    public AdapterBank GatherAdapters()
+    {
+        var bank = AdapterBank.Create(Layout, Job.Seed, 0, null, ScalarType.Float32, CPU);
+        using var scope = NewDisposeScope();
+        var values = new Dictionary<string, Tensor>(_server.Values());
+        foreach (var stage in _stages)
+            foreach (var p in stage.LocalParameters)
+                values[p.Name] = p.Value;
+        bank.LoadValues(values, source: "trainer");
+        return bank;
+    }
+
+    /// <summary>Writes the adapter as PEFT (adapter_config.json + adapter_model.safetensors) and the native file
+    /// (adapter.safetensors, shared tensors once) into <paramref name="directory"/>.</summary>
+    public void SaveAdapter(string directory)
+    {
+        using var bank = GatherAdapters();
+        PeftAdapterFormat.Export(bank, directory, Job.Model);
+        NativeAdapterFormat.Save(bank, Path.Combine(directory, NativeAdapterFormat.FileName));
+        _log.Information("adapter written to {Directory} (PEFT + {Native})", directory, NativeAdapterFormat.FileName);
+    }
+
+    // Labels are unshifted: position i's logits predict label i + 1, so column 0 never carries loss.
+    private static long PredictedTargets(Batch b)
+    {
+        long n = 0;
+        for (int r = 0; r < b.Rows; r++)
+        {
+            var row = b.LabelRow(r);
+            for (int c = 1; c < b.Columns; c++)
+                if (row[c] != TokenizedExample.IgnoreIndex) n++;
+        }
+        return n;
+    }
+
+    private static string JobSource(JobConfig job) => $"job '{job.Name}'";
+
+    /// <summary>Reads the model's config.json and checks the job against it (adapter ranks and targets, stage count).</summary>
+    private static (LlamaConfig Config, AdapterLayout Layout) ResolveModel(JobConfig job)
+    {
+        var configPath = Path.Combine(job.Model, "config.json");
+        var config = LlamaConfig.Load(configPath);
+        var layout = AdapterLayoutFactory.Create(job.Adapter, config, JobSource(job), configPath);
+        if (job.Pipeline.Stages > config.NumHiddenLayers)
+            throw new JobConfigException(
+                $"{JobSource(job)}: pipeline.stages {job.Pipeline.Stages} exceeds the {config.NumHiddenLayers} decoder layers of {configPath} (each stage needs at least one layer)");
+        return (config, layout);
+    }
+
+    private static ModelShape ShapeOf(LlamaConfig c) =>
+        new(c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.VocabSize, c.TieWordEmbeddings);
+
+    private static LearningRateSchedule ScheduleOf(JobConfig job)
+    {
+        var kind = job.Optim.Schedule switch
+        {
+            "linear" => LearningRateScheduleKind.Linear,
+            "cosine" => LearningRateScheduleKind.Cosine,
+            _ => job.Optim.WarmupSteps > 0 ? LearningRateScheduleKind.ConstantWithWarmup : LearningRateScheduleKind.Constant,
+        };
+        return new LearningRateSchedule(kind, job.Optim.Lr, job.Optim.WarmupSteps, job.Steps);
+    }
+
+    private static ScalarType ScalarTypeOf(string dtype) => dtype switch
+    {
+        "bf16" => ScalarType.BFloat16,
+        "fp16" => ScalarType.Float16,
+        _ => ScalarType.Float32,
+    };
+
+    private static double DTypeBytes(string dtype) => dtype == "fp32" ? 4 : 2;
+
+    public void Dispose()
+    {
+        foreach (var s in _stages) s.Dispose();
+        _server.Dispose();
+    }
+}

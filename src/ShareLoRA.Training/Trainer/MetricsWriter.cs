@@ -1,0 +1,57 @@
+using System.Text;
+using System.Text.Json;
+
+namespace ShareLoRA.Training.Trainer;
+
+/// <summary>
+/// Appends one JSON object per line to a run's metrics.jsonl and flushes it, so a crashed or running job's progress can
+/// be read (and plotted) at any time. Numbers are written round-trippable: equal runs give byte-equal loss fields.
+/// </summary>
+public sealed class MetricsWriter : IDisposable
+{
+    public const string FileName = "metrics.jsonl";
+    private readonly StreamWriter _writer;
+
+    public MetricsWriter(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        _writer = new StreamWriter(path, append: false, new UTF8Encoding(false));
+    }
+
+    /// <summary>A step record: step, loss, lr, grad_norm, clip_coefficient, tokens, target_tokens, tokens_per_s, wall_s [, eval_loss].</summary>
+    public void Write(StepMetrics m) => WriteLine(w =>
+    {
+        w.WriteNumber("step", m.Step);
+        w.WriteNumber("loss", m.Loss);
+        w.WriteNumber("lr", m.LearningRate);
+        w.WriteNumber("grad_norm", m.GradNorm);
+        w.WriteNumber("clip_coefficient", m.ClipCoefficient);
+        w.WriteNumber("tokens", m.Tokens);
+        w.WriteNumber("target_tokens", m.TargetTokens);
+        w.WriteNumber("tokens_per_s", Math.Round(m.TokensPerSecond, 1));
+        w.WriteNumber("wall_s", Math.Round(m.WallSeconds, 3));
+        if (m.EvalLoss is { } e) w.WriteNumber("eval_loss", e);
+    });
+
+    /// <summary>An evaluation outside a step (before the first update): step 0 and eval_loss.</summary>
+    public void WriteEval(int step, double evalLoss) => WriteLine(w =>
+    {
+        w.WriteNumber("step", step);
+        w.WriteNumber("eval_loss", evalLoss);
+    });
+
+    private void WriteLine(Action<Utf8JsonWriter> body)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+        _writer.WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+        _writer.Flush();
+    }
+
+    public void Dispose() => _writer.Dispose();
+}

@@ -1,0 +1,10 @@
+namespace ShareLoRA.Training.Trainer;
+
+/// <summary>What a finished training run reports: every step's metrics, the eval losses before and after training
+/// (null without an eval set), and where its files are.</summary>
+public sealed record TrainingResult(
+    IReadOnlyList<StepMetrics> Steps,
+    double? InitialEvalLoss,
+    double? FinalEvalLoss,
+    string OutputDirectory,
+    string AdapterDirectory);
