@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ShareLoRA.Cli.Commands;
 
 namespace ShareLoRA.Cli;
 
@@ -16,7 +17,8 @@ public static class CliApp
 
     private static IEnumerable<Command> Commands()
     {
-        yield break;
+        yield return NodeCommand.Create();
+        yield return StatusCommand.Create();
     }
 
     public static int Run(string[] args)
