@@ -28,6 +28,9 @@ public sealed class MessagePackWireSerializer : SerializerWithStringManifest
 
     public override int Identifier => Id;
 
+    /// <summary>The MessagePack options (resolver with actor-ref support) this serializer uses.</summary>
+    internal MessagePackSerializerOptions Options => _options;
+
     public override string Manifest(object o) => WireMessageTypes.ManifestOf(o.GetType());
 
     public override byte[] ToBinary(object obj) => MessagePackSerializer.Serialize(obj.GetType(), obj, _options);
