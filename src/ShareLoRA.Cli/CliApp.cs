@@ -27,6 +27,8 @@ public static class CliApp
         yield return PlotCommand.Create();
         yield return EvalCommand.Create();
         yield return TrainCommand.Create();
+        yield return NodeCommand.Create();
+        yield return StatusCommand.Create();
     }
 
     public static int Run(string[] args)

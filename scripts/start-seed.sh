@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Starts the seed node of a ShareLoRA cluster in the foreground: scripts/start-seed.sh [--host H] [--port P] [--config FILE]
+# exec: this script's pid becomes the node's pid, so `kill <pid>` (SIGTERM) reaches the node and it leaves cleanly.
+set -euo pipefail
+exec "$(dirname "${BASH_SOURCE[0]}")/sharelora" node seed "$@"

@@ -1,0 +1,97 @@
+using System.CommandLine;
+using ShareLoRA.Cluster.Config;
+using ShareLoRA.Cluster.Hosting;
+using ShareLoRA.Cluster.Logging;
+
+namespace ShareLoRA.Cli.Commands;
+
+/// <summary>`sharelora node seed|worker`: runs one cluster node in the foreground until SIGTERM/SIGINT or until downed.</summary>
+public static class NodeCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("node", "Run one cluster node (seed or worker) in the foreground; SIGTERM leaves the cluster cleanly.");
+        command.Subcommands.Add(CreateSeed());
+        command.Subcommands.Add(CreateWorker());
+        return command;
+    }
+
+    private static Command CreateSeed()
+    {
+        var host = HostOption();
+        var port = new Option<int?>("--port") { Description = "Port to listen on (default 4053)." };
+        var config = ConfigOption();
+        var logs = LogsOption();
+        var command = new Command("seed", "Start the seed node: the fixed address workers join through.") { host, port, config, logs };
+        command.SetAction(parse => Run(new NodeOptions(
+            NodeRole.Seed,
+            Host: parse.GetValue(host),
+            Port: parse.GetValue(port),
+            ConfigFile: parse.GetValue(config),
+            LogsDirectory: parse.GetValue(logs)!)));
+        return command;
+    }
+
+    private static Command CreateWorker()
+    {
+        var seed = new Option<string>("--seed") { Description = "HOST:PORT of the seed node to join, e.g. 10.0.0.1:4053.", Required = true };
+        var host = HostOption();
+        var port = new Option<int?>("--port") { Description = "Port to listen on (default 0: any free port)." };
+        var device = new Option<string>("--device") { Description = "Device this worker computes on: cpu or cuda:N.", DefaultValueFactory = _ => "cpu" };
+        var threads = new Option<int>("--threads") { Description = "Torch CPU threads for this worker's stages (0: library default).", DefaultValueFactory = _ => 0 };
+        var config = ConfigOption();
+        var logs = LogsOption();
+        var command = new Command("worker", "Start a worker node that joins the cluster through the seed and runs pipeline stages.")
+        {
+            seed, host, port, device, threads, config, logs,
+        };
+        command.SetAction(parse => Run(new NodeOptions(
+            NodeRole.Worker,
+            Host: parse.GetValue(host),
+            Port: parse.GetValue(port),
+            Seed: HostPort.Parse(parse.GetValue(seed)!, "--seed"),
+            ConfigFile: parse.GetValue(config),
+            Device: parse.GetValue(device)!,
+            Threads: parse.GetValue(threads),
+            LogsDirectory: parse.GetValue(logs)!)));
+        return command;
+    }
+
+    private static Option<string?> HostOption() =>
+        new("--host") { Description = "Host name or IP this node binds and is reached at (default 127.0.0.1)." };
+
+    private static Option<string?> ConfigOption() =>
+        new("--config") { Description = "HOCON file layered over the built-in cluster configuration (cluster-config/*.hocon)." };
+
+    private static Option<string> LogsOption() =>
+        new("--logs") { Description = "Directory for the node's JSON log file.", DefaultValueFactory = _ => "logs" };
+
+    private static int Run(NodeOptions options)
+    {
+        options.Validate();
+        // The address is known before start (port 0 stays 0 until Akka binds; the log label is updated then).
+        var config = ClusterConfig.ForNode(options);
+        var logFile = NodeLogging.Configure(NodeHost.RoleName(options.Role),
+            config.GetString("akka.remote.dot-netty.tcp.hostname"), config.GetInt("akka.remote.dot-netty.tcp.port"),
+            options.LogsDirectory);
+        try
+        {
+            NodeHost node;
+            try
+            {
+                node = NodeHost.Start(options);
+            }
+            catch (NodeStartException e)
+            {
+                Serilog.Log.Debug(e, "node did not start"); // the trace goes to the file only; the user gets one line
+                throw new UserError(e.Message);
+            }
+            Serilog.Log.Information("logging to {LogFile}", logFile);
+            return node.RunUntilExitAsync().GetAwaiter().GetResult();
+        }
+        finally
+        {
+            NodeLogging.Close();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Reflection;
+using Akka.Configuration;
+
+namespace ShareLoRA.Cluster.Config;
+
+/// <summary>
+/// Builds the HOCON of a node from the embedded cluster-config/*.hocon files. Precedence, highest first:
+/// command-line options (host, port, seed) &gt; the --config file &gt; the role file (seed.hocon / worker.hocon) &gt; base.hocon.
+/// </summary>
+public static class ClusterConfig
+{
+    /// <summary>ActorSystem name shared by every node of a cluster (part of every address: akka.tcp://sharelora@host:port).</summary>
+    public const string SystemName = "sharelora";
+
+    /// <summary>The text of an embedded file, e.g. "base.hocon".</summary>
+    public static string ReadEmbedded(string fileName)
+    {
+        var name = "cluster-config/" + fileName;
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"embedded resource {name} is missing from ShareLoRA.Cluster.dll");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>The full configuration of a seed or worker node.</summary>
+    public static Akka.Configuration.Config ForNode(NodeOptions options)
+    {
+        var roleFile = options.Role == NodeRole.Seed ? "seed.hocon" : "worker.hocon";
+        var layered = ConfigurationFactory.ParseString(ReadEmbedded(roleFile))
+            .WithFallback(ConfigurationFactory.ParseString(ReadEmbedded("base.hocon")));
+        if (options.ConfigFile != null)
+            layered = ParseFile(options.ConfigFile).WithFallback(layered);
+
+        var overrides = new List<string>();
+        if (options.Host != null) overrides.Add($"akka.remote.dot-netty.tcp.hostname = {Quote(options.Host)}");
+        if (options.Port != null) overrides.Add($"akka.remote.dot-netty.tcp.port = {options.Port.Value.ToString(CultureInfo.InvariantCulture)}");
+        var merged = overrides.Count == 0 ? layered : ConfigurationFactory.ParseString(string.Join("\n", overrides)).WithFallback(layered);
+
+        // Seed nodes: a seed joins itself (at its final host:port); a worker joins through --seed.
+        var seed = options.Role == NodeRole.Seed
+            ? new HostPort(merged.GetString("akka.remote.dot-netty.tcp.hostname"), merged.GetInt("akka.remote.dot-netty.tcp.port"))
+            : options.Seed!;
+        if (seed.Port == 0)
+            throw new ArgumentException("a seed node needs a fixed port: give --port (or set akka.remote.dot-netty.tcp.port in --config)");
+        var seedNodes = ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [{Quote(AddressOf(seed))}]");
+        return seedNodes.WithFallback(merged);
+    }
+
+    /// <summary>Configuration of the short-lived, non-member client used by `sharelora status`.</summary>
+    public static Akka.Configuration.Config ForClient(string bindHost) =>
+        ConfigurationFactory.ParseString($"akka.remote.dot-netty.tcp.hostname = {Quote(bindHost)}")
+            .WithFallback(ConfigurationFactory.ParseString(ReadEmbedded("client.hocon")));
+
+    /// <summary>The Akka address of a node of this cluster at host:port.</summary>
+    public static string AddressOf(HostPort node) => $"akka.tcp://{SystemName}@{node.Host}:{node.Port}";
+
+    private static Akka.Configuration.Config ParseFile(string path)
+    {
+        try
+        {
+            return ConfigurationFactory.ParseString(File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is not IOException)
+        {
+            throw new InvalidDataException($"{path}: not valid HOCON: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+}

@@ -1,0 +1,30 @@
+namespace ShareLoRA.Cluster.Config;
+
+/// <summary>
+/// How to start one node. Host/Port null mean "as configured" (base.hocon 127.0.0.1; seed port 4053, worker port 0 =
+/// any free port). Seed is required for workers. ConfigFile is a HOCON file layered over the embedded configuration.
+/// Device is "cpu" or "cuda:N"; Threads 0 keeps TorchSharp's default.
+/// </summary>
+public sealed record NodeOptions(
+    NodeRole Role,
+    string? Host = null,
+    int? Port = null,
+    HostPort? Seed = null,
+    string? ConfigFile = null,
+    string Device = "cpu",
+    int Threads = 0,
+    string LogsDirectory = "logs")
+{
+    /// <summary>Throws a one-line <see cref="ArgumentException"/> naming the bad option.</summary>
+    public void Validate()
+    {
+        if (Role == NodeRole.Worker && Seed == null)
+            throw new ArgumentException("--seed is required for a worker (HOST:PORT of the seed node)");
+        if (Port is < 0 or > 65535) throw new ArgumentException($"--port must be in 0..65535 (got {Port})");
+        if (Threads < 0) throw new ArgumentException($"--threads must be >= 0 (got {Threads})");
+        if (Device != "cpu" && !(Device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(Device.AsSpan(5), out var index) && index >= 0))
+            throw new ArgumentException($"--device must be cpu or cuda:N (got '{Device}')");
+        if (ConfigFile != null && !File.Exists(ConfigFile))
+            throw new FileNotFoundException($"--config: file not found: {ConfigFile}");
+    }
+}

@@ -1,0 +1,23 @@
+using MessagePack;
+
+namespace ShareLoRA.Cluster.DataPlane;
+
+/// <summary>Which way a tensor flows between neighbouring stages.</summary>
+public enum ActivationDirection : byte
+{
+    /// <summary>Activations, stage i to stage i+1.</summary>
+    Forward = 0,
+
+    /// <summary>Activation gradients, stage i+1 to stage i.</summary>
+    Backward = 1,
+}
+
+/// <summary>Identifies one tensor on a link: training step, micro-batch and direction. At most one tensor per tag.</summary>
+[MessagePackObject]
+public readonly record struct ActivationTag(
+    [property: Key(0)] long Step,
+    [property: Key(1)] int MicroBatch,
+    [property: Key(2)] ActivationDirection Direction)
+{
+    public override string ToString() => $"step {Step} mb {MicroBatch} {Direction.ToString().ToLowerInvariant()}";
+}

@@ -1,0 +1,148 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Akka.Actor;
+using Akka.Cluster.Tools.Client;
+using Serilog;
+using ShareLoRA.Cluster.Config;
+using ShareLoRA.Cluster.Logging;
+using ShareLoRA.Cluster.Nodes;
+using ShareLoRA.Cluster.Status;
+
+namespace ShareLoRA.Cluster.Hosting;
+
+/// <summary>
+/// One cluster node: the ActorSystem (seed or worker, joining through the seed), its <see cref="NodeGuardian"/> and
+/// status service. A downed or terminated system cannot rejoin, so the node's life ends with its ActorSystem:
+/// <see cref="WhenExited"/> completes with the process exit code.
+/// </summary>
+public sealed class NodeHost : IAsyncDisposable
+{
+    private readonly ILogger _log;
+
+    private NodeHost(ActorSystem system, NodeOptions options, ILogger log)
+    {
+        System = system;
+        Options = options;
+        _log = log;
+        var address = ((ExtendedActorSystem)system).Provider.DefaultAddress;
+        Host = address.Host!;
+        Port = address.Port!.Value;
+        Label = $"{RoleName(options.Role)}@{Host}:{Port}";
+        Guardian = system.ActorOf(NodeGuardian.Props(options.Device, options.Threads), NodeGuardian.Name);
+        var status = system.ActorOf(Props.Create<StatusService>(), StatusService.Name);
+        ClusterClientReceptionist.Get(system).RegisterService(status);
+        WhenExited = system.WhenTerminated.ContinueWith(_ => ExitCodeOf(CoordinatedShutdown.Get(system).ShutdownReason),
+            TaskScheduler.Default);
+        Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => _log.Information("{Node} is Up in the cluster", Label));
+    }
+
+    public ActorSystem System { get; }
+    public NodeOptions Options { get; }
+    public string Host { get; }
+    public int Port { get; }
+
+    /// <summary>role@host:port, as in every log line.</summary>
+    public string Label { get; }
+
+    public IActorRef Guardian { get; }
+
+    /// <summary>Completes with the exit code (<see cref="NodeExitCodes"/>) once the ActorSystem has terminated.</summary>
+    public Task<int> WhenExited { get; }
+
+    /// <summary>The Akka cluster role name of a node role.</summary>
+    public static string RoleName(NodeRole role) => role.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// Starts the ActorSystem (which binds host:port and starts joining). A port already in use or a host that is not
+    /// local becomes a one-line <see cref="NodeStartException"/>.
+    /// </summary>
+    public static NodeHost Start(NodeOptions options, ILogger? log = null)
+    {
+        options.Validate();
+        DeviceInventory.EnsureAvailable(options.Device);
+        var config = ClusterConfig.ForNode(options);
+        var host = config.GetString("akka.remote.dot-netty.tcp.hostname");
+        var port = config.GetInt("akka.remote.dot-netty.tcp.port");
+        ListenPortProbe.EnsureFree(host, port);
+        ActorSystem system;
+        try
+        {
+            system = ActorSystem.Create(ClusterConfig.SystemName, config);
+        }
+        catch (Exception e) when (FindSocketError(e) is { } socketError)
+        {
+            var why = socketError.SocketErrorCode == SocketError.AddressAlreadyInUse
+                ? "address already in use (another node or program listens there; choose another --port)"
+                : socketError.Message;
+            throw new NodeStartException($"cannot listen on {host}:{port}: {why}", e);
+        }
+        var node = new NodeHost(system, options, log ?? Serilog.Log.Logger);
+        NodeLogging.SetNode(RoleName(options.Role), node.Host, node.Port);
+        node._log.Information("{Node} started (device {Device}, seed {Seed})", node.Label, options.Device,
+            options.Seed?.ToString() ?? "self");
+        return node;
+    }
+
+    /// <summary>Leaves the cluster gracefully and terminates the ActorSystem (CoordinatedShutdown).</summary>
+    public Task StopAsync() => CoordinatedShutdown.Get(System).Run(StopRequested.Instance);
+
+    /// <summary>
+    /// Runs until the node ends: SIGTERM or SIGINT start a graceful leave; being downed ends the node too.
+    /// Returns the process exit code.
+    /// </summary>
+    public async Task<int> RunUntilExitAsync()
+    {
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        var code = await WhenExited.ConfigureAwait(false);
+        if (code == NodeExitCodes.Downed)
+            _log.Error("{Node} was downed by the cluster and exits; a downed node cannot rejoin: restart it to join as a new node", Label);
+        else
+            _log.Information("{Node} stopped (exit code {Code})", Label, code);
+        return code;
+    }
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        // Keep the runtime from exiting at once; CoordinatedShutdown leaves the cluster, then WhenExited completes.
+        context.Cancel = true;
+        _log.Information("{Node} received {Signal}: leaving the cluster", Label, context.Signal);
+        _ = StopAsync();
+    }
+
+    private static int ExitCodeOf(CoordinatedShutdown.Reason? reason) => reason switch
+    {
+        CoordinatedShutdown.ClusterDowningReason => NodeExitCodes.Downed,
+        StopRequested or CoordinatedShutdown.ClusterLeavingReason or CoordinatedShutdown.ClrExitReason or null => NodeExitCodes.Stopped,
+        _ => NodeExitCodes.Failed,
+    };
+
+    private static SocketException? FindSocketError(Exception? e)
+    {
+        for (; e != null; e = e.InnerException)
+        {
+            if (e is SocketException s) return s;
+            if (e is AggregateException a)
+                foreach (var inner in a.InnerExceptions)
+                    if (FindSocketError(inner) is { } found) return found;
+        }
+        return null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!System.WhenTerminated.IsCompleted)
+        {
+            await Task.WhenAny(StopAsync(), Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
+            await Task.WhenAny(System.Terminate(), Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Shutdown reason for a stop asked by the operator (signal or <see cref="StopAsync"/>).</summary>
+    public sealed class StopRequested : CoordinatedShutdown.Reason
+    {
+        public static readonly StopRequested Instance = new();
+        private StopRequested() { }
+        public override int ExitCode => NodeExitCodes.Stopped;
+    }
+}

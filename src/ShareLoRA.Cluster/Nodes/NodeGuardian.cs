@@ -1,0 +1,46 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+
+namespace ShareLoRA.Cluster.Nodes;
+
+/// <summary>
+/// The one top-level actor of every node (/user/node): reports the node's devices and memory, logs membership
+/// changes it observes, and (later) spawns the pipeline stages the coordinator assigns to this node.
+/// </summary>
+public sealed class NodeGuardian : ReceiveActor
+{
+    /// <summary>Actor name under /user.</summary>
+    public const string Name = "node";
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
+
+    public NodeGuardian(string assignedDevice, int threads)
+    {
+        Receive<NodeProtocol.GetNodeReport>(_ =>
+        {
+            var self = _cluster.SelfMember;
+            Sender.Tell(new NodeProtocol.NodeReport(
+                self.Address.ToString(),
+                self.Roles.OrderBy(r => r, StringComparer.Ordinal).ToArray(),
+                assignedDevice,
+                threads,
+                DeviceInventory.Detect(probeCuda: assignedDevice != "cpu"),
+                Environment.ProcessId));
+        });
+        Receive<ClusterEvent.MemberUp>(e => _log.Info("member up: {0} [{1}]", e.Member.Address, string.Join(",", e.Member.Roles)));
+        Receive<ClusterEvent.UnreachableMember>(e => _log.Warning("member unreachable: {0}", e.Member.Address));
+        Receive<ClusterEvent.ReachableMember>(e => _log.Info("member reachable again: {0}", e.Member.Address));
+        Receive<ClusterEvent.MemberRemoved>(e => _log.Info("member removed: {0} (was {1})", e.Member.Address, e.PreviousStatus));
+        Receive<ClusterEvent.IMemberEvent>(_ => { });
+    }
+
+    public static Props Props(string assignedDevice, int threads) => Akka.Actor.Props.Create(() => new NodeGuardian(assignedDevice, threads));
+
+    protected override void PreStart() =>
+        _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+
+    protected override void PostStop() => _cluster.Unsubscribe(Self);
+}

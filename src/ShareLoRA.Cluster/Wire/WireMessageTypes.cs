@@ -1,0 +1,42 @@
+using ShareLoRA.Cluster.DataPlane;
+using ShareLoRA.Cluster.Nodes;
+using ShareLoRA.Cluster.Status;
+
+namespace ShareLoRA.Cluster.Wire;
+
+/// <summary>
+/// The registry of wire message types and their stable manifests. Manifests are short fixed names rather than CLR
+/// type names so that renaming or moving a type does not break nodes of a different build on the same cluster.
+/// </summary>
+public static class WireMessageTypes
+{
+    private static readonly (string Manifest, Type Type)[] Entries =
+    [
+        ("node.get-report", typeof(NodeProtocol.GetNodeReport)),
+        ("node.report", typeof(NodeProtocol.NodeReport)),
+        ("status.get", typeof(StatusProtocol.GetStatus)),
+        ("status.report", typeof(StatusReport)),
+        ("dp.frame", typeof(DataPlaneProtocol.ActivationFrame)),
+        ("dp.ack", typeof(DataPlaneProtocol.ActivationAck)),
+        ("dp.tcp-address", typeof(DataPlaneAddress)),
+        ("dp.get-tcp-address", typeof(DataPlaneProtocol.GetDataPlaneAddress)),
+    ];
+
+    private static readonly Dictionary<string, Type> ByManifest = Entries.ToDictionary(e => e.Manifest, e => e.Type);
+    private static readonly Dictionary<Type, string> ByType = Entries.ToDictionary(e => e.Type, e => e.Manifest);
+
+    /// <summary>Every registered message type with its manifest.</summary>
+    public static IReadOnlyList<(string Manifest, Type Type)> All => Entries;
+
+    public static string ManifestOf(Type type) =>
+        ByType.TryGetValue(type, out var manifest)
+            ? manifest
+            : throw new InvalidOperationException(
+                $"{type.FullName} implements IClusterMessage but is not registered in WireMessageTypes; add it there");
+
+    public static Type TypeOf(string manifest) =>
+        ByManifest.TryGetValue(manifest, out var type)
+            ? type
+            : throw new System.Runtime.Serialization.SerializationException(
+                $"unknown wire manifest '{manifest}': the sending node runs a build with message types this one lacks");
+}
