@@ -54,8 +54,8 @@ public static class CliApp
 
     /// <summary>Exceptions that carry a user-facing one-line message rather than a bug.</summary>
     public static bool IsExpected(Exception e) =>
-        e is UserError or ShareLoRA.Training.Planning.PlanningException or ShareLoRA.Training.Checkpoints.CheckpointException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
-        e is UserError or ShareLoRA.Training.Planning.PlanningException
-            or ShareLoRA.Training.Jobs.JobConfigException or ShareLoRA.Training.Data.DatasetException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
+        e is UserError or ShareLoRA.Training.Planning.PlanningException or ShareLoRA.Training.Checkpoints.CheckpointException
+            or ShareLoRA.Training.Jobs.JobConfigException or ShareLoRA.Training.Data.DatasetException
+            or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
             or FormatException or ArgumentException or System.Text.Json.JsonException or UnauthorizedAccessException;
 }
