@@ -57,11 +57,14 @@ public static class ClusterConfig
 
     private static Akka.Configuration.Config ParseFile(string path)
     {
+        var text = File.ReadAllText(path);
+        if (HoconBrackets.FindProblem(text) is { } problem)
+            throw new InvalidDataException($"{path}: not valid HOCON: {problem}");
         try
         {
-            return ConfigurationFactory.ParseString(File.ReadAllText(path));
+            return ConfigurationFactory.ParseString(text);
         }
-        catch (Exception e) when (e is not IOException)
+        catch (Exception e)
         {
             throw new InvalidDataException($"{path}: not valid HOCON: {e.Message.Split('\n')[0]}");
         }

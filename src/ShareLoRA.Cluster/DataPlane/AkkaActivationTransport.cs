@@ -13,13 +13,14 @@ public sealed class AkkaActivationTransport : IActivationTransport
 {
     private readonly TaggedInbox _inbox;
     private readonly SemaphoreSlim _window;
+    private readonly CancellationTokenSource _broken = new();
     private IActorRef? _peerEndpoint;
 
     private AkkaActivationTransport(ActorSystem system, string name, int window)
     {
         _inbox = new TaggedInbox(name);
         _window = new SemaphoreSlim(window, window);
-        Endpoint = system.ActorOf(Props.Create(() => new ActivationEndpoint(_inbox, _window)), name);
+        Endpoint = system.ActorOf(Props.Create(() => new ActivationEndpoint(_inbox, _window, _broken)), name);
     }
 
     /// <summary>Creates the local end: an endpoint actor named <paramref name="name"/> under /user.</summary>
@@ -41,7 +42,18 @@ public sealed class AkkaActivationTransport : IActivationTransport
     public async ValueTask SendAsync(ActivationTag tag, TensorPayload payload, CancellationToken cancellationToken = default)
     {
         var peer = _peerEndpoint ?? throw new InvalidOperationException("AkkaActivationTransport: Connect before SendAsync");
-        await _window.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _broken.Token);
+        try
+        {
+            // A peer that died never acks: the wait for window space ends when its endpoint is reported gone.
+            await _window.WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_broken.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException($"data-plane link to {Peer} is gone (actor stopped or node unreachable)");
+        }
+        if (_broken.IsCancellationRequested)
+            throw new IOException($"data-plane link to {Peer} is gone (actor stopped or node unreachable)");
         // Sender = our endpoint, so the neighbour's ack comes back there and releases the window.
         peer.Tell(new DataPlaneProtocol.ActivationFrame(tag, payload), Endpoint);
     }
@@ -52,6 +64,7 @@ public sealed class AkkaActivationTransport : IActivationTransport
     public async ValueTask DisposeAsync()
     {
         _inbox.Fail(new ObjectDisposedException(nameof(AkkaActivationTransport)));
+        _broken.Cancel();
         try { await Endpoint.GracefulStop(TimeSpan.FromSeconds(3)).ConfigureAwait(false); }
         catch (Exception) { /* system already terminating */ }
     }
@@ -61,7 +74,7 @@ public sealed class AkkaActivationTransport : IActivationTransport
     {
         public sealed record WatchPeer(IActorRef Peer);
 
-        public ActivationEndpoint(TaggedInbox inbox, SemaphoreSlim window)
+        public ActivationEndpoint(TaggedInbox inbox, SemaphoreSlim window, CancellationTokenSource broken)
         {
             Receive<DataPlaneProtocol.ActivationFrame>(frame =>
             {
@@ -71,7 +84,11 @@ public sealed class AkkaActivationTransport : IActivationTransport
             });
             Receive<DataPlaneProtocol.ActivationAck>(_ => window.Release());
             Receive<WatchPeer>(w => Context.Watch(w.Peer));
-            Receive<Terminated>(t => inbox.Fail(new IOException($"data-plane link to {t.ActorRef.Path} is gone (actor stopped or node unreachable)")));
+            Receive<Terminated>(t =>
+            {
+                inbox.Fail(new IOException($"data-plane link to {t.ActorRef.Path} is gone (actor stopped or node unreachable)"));
+                broken.Cancel();
+            });
         }
     }
 }

@@ -86,6 +86,22 @@ public class ActivationTransportTests
         Assert.Contains("data-plane link", e.Message);
     }
 
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task ASenderHeldBackByAVanishedReceiverFailsInsteadOfWaitingForever(string kind)
+    {
+        var options = new TcpTransportOptions(SendQueueCapacity: 1, ReceiveCredits: 1, SocketBufferBytes: 64 << 10);
+        await using var pair = await TransportPair.CreateAsync(kind, options);
+        var sending = Task.Run(async () =>
+        {
+            // Nobody receives, so the window fills and a send waits; then the receiver goes away.
+            for (var mb = 0; mb < 64; mb++)
+                await pair.A.SendAsync(new ActivationTag(0, mb, ActivationDirection.Forward), RandomPayload(256 << 10, mb));
+        });
+        await pair.B.DisposeAsync();
+        await Assert.ThrowsAnyAsync<IOException>(() => sending.WaitAsync(Bound));
+    }
+
     [Fact]
     public async Task TcpListenerTurnsAwayAWrongTokenAndStillAcceptsTheNeighbour()
     {
