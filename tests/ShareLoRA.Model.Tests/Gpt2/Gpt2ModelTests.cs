@@ -14,6 +14,9 @@ public class Gpt2ModelTests
     private static readonly Gpt2Config Tiny = new(VocabSize: 37, MaxPositions: 16, HiddenSize: 12, NumLayers: 3, NumHeads: 3, InnerSize: 20);
     private static readonly int[] Ids = [5, 0, 36, 7, 7, 21, 3, 14, 9];
     private const double InitStd = 0.3;
+    // A correct float32 forward stays within ~1e-6 of the naive one; the erf GELU in place of the tanh form moves the
+    // logits by ~4e-4. 1e-5 (tighter than the 1e-4 asked for) keeps that margin wide.
+    private const double Tolerance = 1e-5;
 
     private static Tensor IdTensor(int[] ids) => tensor(ids.Select(i => (long)i).ToArray()).view(1, ids.Length);
 
@@ -28,7 +31,7 @@ public class Gpt2ModelTests
         using var logits = model.Forward(ids);
         Assert.Equal([1, Ids.Length, Tiny.VocabSize], logits.shape);
         var worst = NaiveMath.MaxAbsDifference(new NaiveGpt2(model).Logits(Ids), logits);
-        Assert.True(worst < 1e-4, $"max |logit difference| {worst:E3}");
+        Assert.True(worst < Tolerance, $"max |logit difference| {worst:E3}");
     }
 
     [Theory]
@@ -42,7 +45,7 @@ public class Gpt2ModelTests
         using var plain = model.Forward(ids);
         Assert.True((logits - plain).abs().max().item<float>() > 1e-2, "adapters had no visible effect");
         var worst = NaiveMath.MaxAbsDifference(new NaiveGpt2(model, new NaiveLora(bank)).Logits(Ids), logits);
-        Assert.True(worst < 1e-4, $"{method}: max |logit difference| {worst:E3}");
+        Assert.True(worst < Tolerance, $"{method}: max |logit difference| {worst:E3}");
     }
 
     [Fact]
@@ -53,7 +56,7 @@ public class Gpt2ModelTests
         using var ids = IdTensor(Ids);
         using var logits = model.Forward(ids, adapters: bank);
         var worst = NaiveMath.MaxAbsDifference(new NaiveGpt2(model, new NaiveLora(bank)).Logits(Ids), logits);
-        Assert.True(worst < 1e-4, $"max |logit difference| {worst:E3}");
+        Assert.True(worst < Tolerance, $"max |logit difference| {worst:E3}");
     }
 
     [Theory]
