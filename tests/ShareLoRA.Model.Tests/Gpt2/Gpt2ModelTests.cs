@@ -154,6 +154,19 @@ public class Gpt2ModelTests
     }
 
     [Fact]
+    public void LlamaLoaderRejectsAGpt2DirectoryAndTensorOnlyCheckpointsHaveNoLlamaConfig()
+    {
+        using var dir = new TempDir();
+        using (var m = Gpt2Model.CreateRandom(Tiny, 7)) m.Save(dir.Path);
+        var e = Assert.Throws<InvalidDataException>(() => HfCheckpoint.Open(dir.Path));
+        Assert.Contains("config.json", e.Message);
+        using var checkpoint = HfCheckpoint.OpenTensors(dir.Path);
+        Assert.True(checkpoint.Contains(Gpt2Keys.TokenEmbedding));
+        var c = Assert.Throws<InvalidOperationException>(() => checkpoint.Config);
+        Assert.Contains(dir.Path, c.Message);
+    }
+
+    [Fact]
     public void CheckpointWithoutTransformerPrefixLoads()
     {
         using var dir = new TempDir();
