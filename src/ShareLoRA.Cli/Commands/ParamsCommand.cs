@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using ShareLoRA.Model;
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.Training.Adapters;
 using ShareLoRA.Training.Planning;
@@ -30,48 +31,63 @@ public static class ParamsCommand
             Description = "Adapter rank r.",
             Required = true,
         };
-        var targets = new Option<string>("--targets")
+        var targets = new Option<string?>("--targets")
         {
-            Description = "Comma-separated target modules (q, k, v, o, gate, up, down).",
-            DefaultValueFactory = _ => "q,k,v,o,gate,up,down",
+            Description = "Comma-separated target modules (q, k, v, o, gate, up, down; GPT-2 and RoBERTa have no gate). " +
+                "Default: all seven for Llama, q,v for GPT-2 and RoBERTa (the paper's setting).",
         };
         var overrides = new Option<string[]>("--override")
         {
             Description = "Per-module method, MODULE=METHOD, repeatable; e.g. --override o=lora keeps o plain LoRA.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var numLabels = new Option<int?>("--num-labels")
+        {
+            Description = "RoBERTa only: classifier outputs (default: the config's, 2 for presets; 1 = regression).",
+        };
         var json = new Option<bool>("--json")
         {
-            Description = "Print one JSON object {method, trainable, lora_trainable, reduction}.",
+            Description = "Print one JSON object {method, trainable, lora_trainable, reduction}, plus head_trainable for RoBERTa.",
         };
 
         var command = new Command("params", "Count trainable adapter parameters (shared tensors once) and the reduction against plain LoRA.")
         {
-            model, preset, method, rank, targets, overrides, json,
+            model, preset, method, rank, targets, overrides, numLabels, json,
         };
         command.SetAction(parse =>
         {
             var (shape, source) = LoadShape(parse.GetValue(model), parse.GetValue(preset));
+            if (parse.GetValue(numLabels) is { } labels)
+            {
+                if (shape.Family != ModelFamily.Roberta)
+                    throw new UserError($"--num-labels applies to RoBERTa classifiers only ({source} is {shape.Family.Name()})");
+                if (labels <= 0) throw new UserError($"--num-labels must be > 0 (got {labels})");
+                shape = shape with { NumLabels = labels };
+            }
             var policy = SharingPolicy.Parse(
                 parse.GetValue(method)!,
-                (parse.GetValue(targets) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                (parse.GetValue(targets) ?? (shape.Family == ModelFamily.Llama ? "q,k,v,o,gate,up,down" : "q,v"))
+                    .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
                 ParseOverrides(parse.GetValue(overrides)));
             var count = ParameterCounter.Count(shape, policy, parse.GetValue(rank));
 
             if (parse.GetValue(json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+                var fields = new Dictionary<string, object>
                 {
                     ["method"] = policy.ToString(),
                     ["trainable"] = count.Trainable,
                     ["lora_trainable"] = count.LoraTrainable,
                     ["reduction"] = count.Reduction,
-                }));
+                };
+                if (shape.Family.HasTrainableHead()) fields["head_trainable"] = count.HeadTrainable;
+                Console.Out.WriteLine(JsonSerializer.Serialize(fields));
             }
             else
             {
                 var inv = CultureInfo.InvariantCulture;
-                Console.Out.WriteLine($"model           {source} ({shape.NumLayers} layers, hidden {shape.HiddenSize}, ffn {shape.IntermediateSize})");
+                var family = shape.Family == ModelFamily.Llama ? "" : shape.Family.Name() + ", ";
+                Console.Out.WriteLine($"model           {source} ({family}{shape.NumLayers} layers, hidden {shape.HiddenSize}, ffn {shape.IntermediateSize})");
                 Console.Out.WriteLine($"method          {policy}");
                 Console.Out.WriteLine($"targets         {string.Join(",", policy.Targets.Select(t => t.ShortName()))}");
                 Console.Out.WriteLine($"rank            {parse.GetValue(rank)}");
@@ -79,6 +95,9 @@ public static class ParamsCommand
                     count.Trainable, count.SharedParameters, shape.NumLayers, count.PerLayerParameters));
                 Console.Out.WriteLine(string.Format(inv, "lora_trainable  {0:N0}", count.LoraTrainable));
                 Console.Out.WriteLine(string.Format(inv, "reduction       {0:P1}", count.Reduction));
+                if (shape.Family.HasTrainableHead())
+                    Console.Out.WriteLine(string.Format(inv, "head_trainable  {0:N0} (classifier, {1} label{2}; trains fully, not in the counts above)",
+                        count.HeadTrainable, shape.NumLabels, shape.NumLabels == 1 ? ", regression" : "s"));
             }
             return 0;
         });

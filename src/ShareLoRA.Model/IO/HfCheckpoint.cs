@@ -13,20 +13,40 @@ public sealed class HfCheckpoint : IDisposable
     private readonly Dictionary<string, string> _fileOf;   // tensor name -> shard file name
     private readonly Dictionary<string, SafetensorsFile> _open = new();
 
-    public string Directory { get; }
-    public LlamaConfig Config { get; }
+    private readonly LlamaConfig? _config;
 
-    private HfCheckpoint(string directory, LlamaConfig config, Dictionary<string, string> fileOf)
+    public string Directory { get; }
+
+    /// <summary>The Llama config.json; throws for a checkpoint opened with <see cref="OpenTensors"/> (other model families).</summary>
+    public LlamaConfig Config => _config ?? throw new InvalidOperationException(
+        $"{Directory}: this checkpoint was opened for its tensors only; its config.json was not read as a Llama config");
+
+    private HfCheckpoint(string directory, LlamaConfig? config, Dictionary<string, string> fileOf)
     {
         Directory = directory;
-        Config = config;
+        _config = config;
         _fileOf = fileOf;
     }
 
+    /// <summary>Opens a Llama checkpoint: config.json is parsed as a <see cref="LlamaConfig"/> (errors name its fields).</summary>
     public static HfCheckpoint Open(string dir)
     {
         if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: model directory not found");
-        var config = LlamaConfig.Load(Path.Combine(dir, "config.json"));
+        return OpenWith(dir, LlamaConfig.Load(Path.Combine(dir, "config.json")));
+    }
+
+    /// <summary>
+    /// Opens the safetensors of any model family without interpreting config.json (GPT-2 and RoBERTa read their own
+    /// config records); <see cref="Config"/> is unavailable.
+    /// </summary>
+    public static HfCheckpoint OpenTensors(string dir)
+    {
+        if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: model directory not found");
+        return OpenWith(dir, null);
+    }
+
+    private static HfCheckpoint OpenWith(string dir, LlamaConfig? config)
+    {
         var single = Path.Combine(dir, "model.safetensors");
         var index = Path.Combine(dir, "model.safetensors.index.json");
         var fileOf = new Dictionary<string, string>();

@@ -155,7 +155,7 @@ public sealed class LlamaModel : nn.Module
 
     // Boolean [b or 1, 1, s, past + s] (true = may attend), or null when scaled_dot_product_attention's own causal
     // flag (no past) or no mask at all (one new token after a cache) says the same.
-    private static Tensor? BuildMask(long b, long s, long past, Tensor? paddingMask, Device device)
+    internal static Tensor? BuildMask(long b, long s, long past, Tensor? paddingMask, Device device)
     {
         long total = past + s;
         if (paddingMask is null && (past == 0 || s == 1)) return null;

@@ -50,9 +50,18 @@ public sealed class HfTokenizer : ITextTokenizer, IDisposable
         });
     }
 
-    /// <summary>Loads DIR/tokenizer.json, or the given tokenizer.json file.</summary>
+    /// <summary>
+    /// Loads DIR/tokenizer.json, or the given tokenizer.json file. A directory without tokenizer.json but with
+    /// vocab.json and merges.txt (GPT-2 / RoBERTa byte-level BPE) is built in memory by <see cref="ByteLevelBpe"/>.
+    /// </summary>
     public static HfTokenizer Load(string pathToDirOrTokenizerJson)
     {
+        if (Directory.Exists(pathToDirOrTokenizerJson)
+            && !File.Exists(Path.Combine(pathToDirOrTokenizerJson, "tokenizer.json"))
+            && File.Exists(Path.Combine(pathToDirOrTokenizerJson, ByteLevelBpe.VocabFile))
+            && File.Exists(Path.Combine(pathToDirOrTokenizerJson, ByteLevelBpe.MergesFile)))
+            return ByteLevelBpe.Load(pathToDirOrTokenizerJson);
+
         var path = Directory.Exists(pathToDirOrTokenizerJson)
             ? Path.Combine(pathToDirOrTokenizerJson, "tokenizer.json")
             : pathToDirOrTokenizerJson;
@@ -67,7 +76,26 @@ public sealed class HfTokenizer : ITextTokenizer, IDisposable
         {
             throw new InvalidDataException($"{path}: not valid JSON ({e.Message})");
         }
+        NativeTokenizer native;
+        try { native = new NativeTokenizer(path); }
+        catch (Exception e) { throw new InvalidDataException($"{path}: the tokenizers library cannot load it ({e.Message})"); }
+        return Create(path, json, native, Path.GetDirectoryName(Path.GetFullPath(path))!, specialIds: null);
+    }
 
+    /// <summary>
+    /// A tokenizer from tokenizer.json content built in memory (e.g. from vocab.json + merges.txt).
+    /// <paramref name="sourceName"/> names it in errors and <see cref="TokenizerJsonPath"/>; the special ids are given, not looked up.
+    /// </summary>
+    public static HfTokenizer FromJson(JsonObject json, string sourceName, int? bos, int? eos, int? pad)
+    {
+        NativeTokenizer native;
+        try { native = LoadVariant(json); }
+        catch (Exception e) { throw new InvalidDataException($"{sourceName}: the tokenizers library cannot load the generated tokenizer.json ({e.Message})"); }
+        return Create(sourceName, json, native, sidecarDir: null, specialIds: (bos, eos, pad));
+    }
+
+    private static HfTokenizer Create(string path, JsonObject json, NativeTokenizer native, string? sidecarDir, (int? Bos, int? Eos, int? Pad)? specialIds)
+    {
         var added = new Dictionary<string, int>();
         int maxId = -1;
         if (json["added_tokens"] is JsonArray addedTokens)
@@ -90,11 +118,10 @@ public sealed class HfTokenizer : ITextTokenizer, IDisposable
                 break;
         }
 
-        NativeTokenizer native;
-        try { native = new NativeTokenizer(path); }
-        catch (Exception e) { throw new InvalidDataException($"{path}: the tokenizers library cannot load it ({e.Message})"); }
+        if (specialIds is { } given)
+            return new HfTokenizer(path, json, native, added, maxId + 1, given.Bos, given.Eos, given.Pad);
 
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var dir = sidecarDir!;
         int? Lookup(string? token) => token == null ? null
             : added.TryGetValue(token, out var a) ? a : vocab.TryGetValue(token, out var v) ? v : null;
         var tokenizerConfig = ReadJson(Path.Combine(dir, "tokenizer_config.json"));

@@ -26,7 +26,10 @@ public static class ParameterCounter
             Trainable: shared + shape.NumLayers * perLayer,
             LoraTrainable: shape.NumLayers * loraPerLayer,
             SharedParameters: shared,
-            PerLayerParameters: perLayer);
+            PerLayerParameters: perLayer)
+        {
+            HeadTrainable = shape.ClassifierParameters,
+        };
     }
 
     /// <summary>Trainable parameters, shared tensors counted once.</summary>

@@ -110,7 +110,7 @@ public class ParamsCommandTests
 
     [Theory]
     [InlineData(new[] { "params", "--preset", "gpt-2", "--method", "lora", "--rank", "8" },
-        "error: unknown model preset 'gpt-2'; known presets: llama-7b, llama-13b, llama2-7b, llama2-13b, llama3-8b, llama3-70b")]
+        "error: unknown model preset 'gpt-2'; known presets: llama-7b, llama-13b, llama2-7b, llama2-13b, llama3-8b, llama3-70b, gpt2, gpt2-medium, gpt2-large, roberta-base, roberta-large")]
     [InlineData(new[] { "params", "--preset", "llama-7b", "--method", "dora", "--rank", "8" },
         "error: adapter method must be one of lora, share-a, share-b, share-ab (got 'dora')")]
     [InlineData(new[] { "params", "--preset", "llama-7b", "--method", "lora", "--rank", "0" },

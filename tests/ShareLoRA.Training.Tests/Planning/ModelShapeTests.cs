@@ -57,14 +57,14 @@ public class ModelShapeTests
         Assert.Equal(new ModelShape(8192, 28672, 80, 64, 8, 128, 128256, false), ModelPresets.Get("llama3-70b"));
         Assert.Equal(32000, ModelPresets.Get("llama2-13b").VocabSize);
         Assert.Equal(128256, ModelPresets.Get("LLaMA3-8B").VocabSize);
-        Assert.Equal(["llama-7b", "llama-13b", "llama2-7b", "llama2-13b", "llama3-8b", "llama3-70b"], ModelPresets.Names);
+        Assert.Equal(["llama-7b", "llama-13b", "llama2-7b", "llama2-13b", "llama3-8b", "llama3-70b", "gpt2", "gpt2-medium", "gpt2-large", "roberta-base", "roberta-large"], ModelPresets.Names);
     }
 
     [Fact]
     public void Unknown_preset_lists_the_known_names_in_one_line()
     {
         var e = Assert.Throws<ArgumentException>(() => ModelPresets.Get("gpt-2"));
-        Assert.Equal("unknown model preset 'gpt-2'; known presets: llama-7b, llama-13b, llama2-7b, llama2-13b, llama3-8b, llama3-70b", e.Message);
+        Assert.Equal("unknown model preset 'gpt-2'; known presets: llama-7b, llama-13b, llama2-7b, llama2-13b, llama3-8b, llama3-70b, gpt2, gpt2-medium, gpt2-large, roberta-base, roberta-large", e.Message);
     }
 
     [Fact]

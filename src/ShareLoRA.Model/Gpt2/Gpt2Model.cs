@@ -1,0 +1,199 @@
+using ShareLoRA.Model.Adapters;
+using ShareLoRA.Model.IO;
+using ShareLoRA.Model.Layers;
+using ShareLoRA.Model.Llama;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ShareLoRA.Model.Gpt2;
+
+/// <summary>
+/// A GPT-2 causal language model (Hugging Face GPT2LMHeadModel), or a contiguous piece of one: optional embedding
+/// (wte + wpe), blocks [FirstLayer, EndLayer), optional head (ln_f + tied lm_head). Base weights are frozen. The API
+/// mirrors <see cref="LlamaModel"/>: Embed / ForwardLayers / Logits / Forward, the same <see cref="ModelLoadOptions"/>,
+/// <see cref="KvCache"/> and <see cref="IModelAdapters"/>.
+/// </summary>
+public sealed class Gpt2Model : nn.Module
+{
+    /// <summary>
+    /// Module types the adapter hook reaches: q, k, v (slices of c_attn), o (attn.c_proj), up (mlp.c_fc), down
+    /// (mlp.c_proj). The paper's GPT-2 runs use q and v.
+    /// </summary>
+    public static readonly IReadOnlyList<TargetModule> SupportedTargets =
+        [TargetModule.Q, TargetModule.K, TargetModule.V, TargetModule.O, TargetModule.Up, TargetModule.Down];
+
+    private readonly Gpt2Embedding? embedding;
+    private readonly ModuleList<Gpt2Block> h;
+    private readonly Gpt2Head? head;
+
+    public Gpt2Config Config { get; }
+    public int FirstLayer { get; }
+    public int EndLayer { get; }
+    public bool HasEmbedding => embedding is not null;
+    public bool HasHead => head is not null;
+    public ScalarType DType { get; }
+    public Device Device { get; }
+
+    public Gpt2Embedding? Embedding => embedding;
+    public IReadOnlyList<Gpt2Block> Layers => h.ToList();
+    public Gpt2Head? Head => head;
+
+    private Gpt2Model(Gpt2Config config, ModelLoadOptions options, WeightSource weights) : base(nameof(Gpt2Model))
+    {
+        Config = config;
+        FirstLayer = options.FirstLayer;
+        EndLayer = options.EndLayer ?? config.NumLayers;
+        if (FirstLayer < 0 || EndLayer > config.NumLayers || FirstLayer > EndLayer)
+            throw new ArgumentException($"layer range [{FirstLayer}, {EndLayer}) is outside the model's {config.NumLayers} layers");
+        FamilyWeights.CheckDType(options.DType);
+        DType = options.DType;
+        Device = torch.device(options.Device);
+        long hidden = config.HiddenSize;
+
+        Tensor? wte = null;
+        try
+        {
+            if (options.IncludeEmbedding)
+            {
+                wte = weights(Gpt2Keys.TokenEmbedding, [config.VocabSize, hidden]);
+                using var wpe = weights(Gpt2Keys.PositionEmbedding, [config.MaxPositions, hidden]);
+                embedding = new Gpt2Embedding(wte, wpe);
+                register_module("embedding", embedding);
+            }
+            h = new ModuleList<Gpt2Block>();
+            for (int i = FirstLayer; i < EndLayer; i++) h.Add(new Gpt2Block(config, i, weights));
+            register_module("h", h);
+            if (options.IncludeHead)
+            {
+                using var normW = weights(Gpt2Keys.FinalNormWeight, [hidden]);
+                using var normB = weights(Gpt2Keys.FinalNormBias, [hidden]);
+                // The head is tied to wte; a copy keeps each module the single owner of its parameters.
+                using var output = wte?.clone() ?? weights(Gpt2Keys.TokenEmbedding, [config.VocabSize, hidden]);
+                head = new Gpt2Head(new FrozenLayerNorm(normW, normB, config.LayerNormEps), output);
+                register_module("head", head);
+            }
+        }
+        finally
+        {
+            wte?.Dispose();
+        }
+    }
+
+    /// <summary>Loads the requested part of a Hugging Face GPT-2 directory (config.json + safetensors), reading only what that part needs.</summary>
+    public static Gpt2Model Load(string dir, ModelLoadOptions options)
+    {
+        using var checkpoint = HfCheckpoint.OpenTensors(dir);
+        return Load(checkpoint, options);
+    }
+
+    /// <summary>Loads from an open checkpoint (see <see cref="HfCheckpoint.OpenTensors"/>); config.json is read from its directory.</summary>
+    public static Gpt2Model Load(HfCheckpoint checkpoint, ModelLoadOptions options)
+    {
+        var config = Gpt2Config.Load(Path.Combine(checkpoint.Directory, "config.json"));
+        return new Gpt2Model(config, options, FamilyWeights.FromCheckpoint(checkpoint, Gpt2Keys.Prefix, options.DType, torch.device(options.Device)));
+    }
+
+    /// <summary>
+    /// A model with small random weights (see <see cref="LlamaModel.CreateRandom"/>): each tensor depends only on the
+    /// seed and its name, so a layer range built with the same seed holds exactly the whole model's weights.
+    /// </summary>
+    public static Gpt2Model CreateRandom(Gpt2Config config, long seed, ModelLoadOptions? options = null, double initStd = 0.02)
+    {
+        options ??= new ModelLoadOptions();
+        return new Gpt2Model(config, options, FamilyWeights.Random(seed, options.DType, torch.device(options.Device), initStd,
+            name => name.Contains(".ln_", StringComparison.Ordinal)));
+    }
+
+    /// <summary>[b, s] token ids at positions [startPosition, startPosition + s) -> [b, s, h]. Needs the embedding.</summary>
+    public Tensor Embed(Tensor inputIds, int startPosition = 0)
+    {
+        if (embedding is null) throw new InvalidOperationException("this model part has no embedding (IncludeEmbedding was false)");
+        if (inputIds.dim() != 2) throw new ArgumentException($"input ids must be [batch, seq] (got {inputIds.dim()} dims)");
+        return embedding.Forward(inputIds, startPosition);
+    }
+
+    /// <summary>
+    /// Runs blocks [FirstLayer, EndLayer) on hidden [b, s, h]. Positions only matter to the embedding, so
+    /// <paramref name="startPosition"/> here just checks the cache.
+    /// </summary>
+    /// <param name="cache">When given, must already hold exactly startPosition positions; new keys/values are appended.</param>
+    /// <param name="attentionMask">Optional [b, s] (or [b, cached + s]) 1/0 padding mask, right padding; combined with causal.</param>
+    public Tensor ForwardLayers(Tensor hidden, int startPosition = 0, KvCache? cache = null, IModelAdapters? adapters = null, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        if (hidden.dim() != 3 || hidden.shape[2] != Config.HiddenSize)
+            throw new ArgumentException($"hidden must be [batch, seq, {Config.HiddenSize}] (got [{string.Join(", ", hidden.shape)}])");
+        if (startPosition < 0) throw new ArgumentException($"startPosition must be >= 0 (got {startPosition})");
+        if (cache is not null && h.Count > 0 && cache.Length(FirstLayer) != startPosition)
+            throw new ArgumentException($"KV cache holds {cache.Length(FirstLayer)} positions for layer {FirstLayer} but startPosition is {startPosition}");
+
+        long past = cache is not null ? startPosition : 0;
+        var mask = LlamaModel.BuildMask(hidden.shape[0], hidden.shape[1], past, attentionMask, hidden.device);
+        var x = hidden;
+        foreach (var block in h)
+            x = block.Forward(x, cache, adapters?.ForLayer(block.LayerIndex), mask);
+        return (ReferenceEquals(x, hidden) ? hidden.alias() : x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[b, s, h] -> [b, s, vocab] through ln_f and the tied head. Needs the head.</summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        if (head is null) throw new InvalidOperationException("this model part has no head (IncludeHead was false)");
+        return head.Forward(hidden);
+    }
+
+    /// <summary>Token ids [b, s] -> logits [b, s, vocab]. Needs the embedding and the head.</summary>
+    public Tensor Forward(Tensor inputIds, int startPosition = 0, KvCache? cache = null, IModelAdapters? adapters = null, Tensor? attentionMask = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = Embed(inputIds, startPosition);
+        hidden = ForwardLayers(hidden, startPosition, cache, adapters, attentionMask);
+        return Logits(hidden).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Sets requires_grad false on every base weight (they are created frozen; this restores it).</summary>
+    public void Freeze()
+    {
+        foreach (var p in parameters()) p.requires_grad = false;
+    }
+
+    /// <summary>(d_in, d_out) of each adaptable module type, for an <see cref="AdapterLayout"/>.</summary>
+    public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> AdapterDims(Gpt2Config c) =>
+        new Dictionary<TargetModule, (int, int)>
+        {
+            [TargetModule.Q] = (c.HiddenSize, c.HiddenSize),
+            [TargetModule.K] = (c.HiddenSize, c.HiddenSize),
+            [TargetModule.V] = (c.HiddenSize, c.HiddenSize),
+            [TargetModule.O] = (c.HiddenSize, c.HiddenSize),
+            [TargetModule.Up] = (c.HiddenSize, c.InnerSize),
+            [TargetModule.Down] = (c.InnerSize, c.HiddenSize),
+        };
+
+    /// <summary>Base weights under their Hugging Face names (the tied head is not written).</summary>
+    public IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
+    {
+        if (embedding is not null)
+        {
+            yield return new(Gpt2Keys.TokenEmbedding, embedding.TokenWeight);
+            yield return new(Gpt2Keys.PositionEmbedding, embedding.PositionWeight);
+        }
+        foreach (var block in h)
+            foreach (var t in block.HfTensors()) yield return t;
+        if (head is not null)
+        {
+            yield return new(Gpt2Keys.FinalNormWeight, head.Norm.Weight);
+            yield return new(Gpt2Keys.FinalNormBias, head.Norm.Bias);
+        }
+    }
+
+    /// <summary>Writes config.json and model.safetensors (HF GPT2LMHeadModel keys) into <paramref name="dir"/>. Needs the whole model.</summary>
+    public void Save(string dir)
+    {
+        if (!HasEmbedding || !HasHead || FirstLayer != 0 || EndLayer != Config.NumLayers)
+            throw new InvalidOperationException("Save needs the whole model (embedding, all layers, head)");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "config.json"), (Config with { TorchDtype = FamilyWeights.DTypeName(DType) }).ToJson());
+        SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), HfTensors(), new Dictionary<string, string> { ["format"] = "pt" });
+    }
+}

@@ -1,0 +1,222 @@
+using ShareLoRA.Model.Adapters;
+using ShareLoRA.Model.IO;
+using ShareLoRA.Model.Layers;
+using ShareLoRA.Model.Llama;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn.functional;
+
+namespace ShareLoRA.Model.Roberta;
+
+/// <summary>
+/// RoBERTa for sequence classification (Hugging Face RobertaForSequenceClassification), or a contiguous piece of it:
+/// optional embeddings, encoder layers [FirstLayer, EndLayer), optional classification head. The encoder is frozen;
+/// the head is trainable. The API mirrors <see cref="LlamaModel"/>: Embed / ForwardLayers / Logits / Forward with the
+/// same <see cref="ModelLoadOptions"/> and <see cref="IModelAdapters"/>; attention is bidirectional with a padding mask.
+/// </summary>
+public sealed class RobertaModel : nn.Module
+{
+    /// <summary>Module types the adapter hook reaches: q, k, v, o (attention), up (intermediate.dense), down (output.dense). The paper uses q, v.</summary>
+    public static readonly IReadOnlyList<TargetModule> SupportedTargets =
+        [TargetModule.Q, TargetModule.K, TargetModule.V, TargetModule.O, TargetModule.Up, TargetModule.Down];
+
+    private readonly RobertaEmbeddings? embeddings;
+    private readonly ModuleList<RobertaLayer> layer;
+    private readonly RobertaClassificationHead? classifier;
+
+    public RobertaConfig Config { get; }
+    public int FirstLayer { get; }
+    public int EndLayer { get; }
+    public bool HasEmbedding => embeddings is not null;
+    public bool HasHead => classifier is not null;
+    public ScalarType DType { get; }
+    public Device Device { get; }
+
+    /// <summary>False when the checkpoint had no classifier (a pre-trained encoder): the head was freshly initialized.</summary>
+    public bool HeadFromCheckpoint { get; }
+
+    public RobertaEmbeddings? Embeddings => embeddings;
+    public IReadOnlyList<RobertaLayer> Layers => layer.ToList();
+    public RobertaClassificationHead? Head => classifier;
+
+    private RobertaModel(RobertaConfig config, ModelLoadOptions options, WeightSource weights, WeightSource? headWeights)
+        : base(nameof(RobertaModel))
+    {
+        Config = config;
+        FirstLayer = options.FirstLayer;
+        EndLayer = options.EndLayer ?? config.NumLayers;
+        if (FirstLayer < 0 || EndLayer > config.NumLayers || FirstLayer > EndLayer)
+            throw new ArgumentException($"layer range [{FirstLayer}, {EndLayer}) is outside the model's {config.NumLayers} layers");
+        FamilyWeights.CheckDType(options.DType);
+        DType = options.DType;
+        Device = torch.device(options.Device);
+
+        if (options.IncludeEmbedding)
+        {
+            embeddings = new RobertaEmbeddings(config, weights);
+            register_module("embeddings", embeddings);
+        }
+        layer = new ModuleList<RobertaLayer>();
+        for (int i = FirstLayer; i < EndLayer; i++) layer.Add(new RobertaLayer(config, i, weights));
+        register_module("layer", layer);
+        if (options.IncludeHead)
+        {
+            HeadFromCheckpoint = headWeights is null;
+            var source = headWeights ?? weights;
+            long h = config.HiddenSize;
+            using var dw = source(RobertaKeys.Weight(RobertaKeys.ClassifierDense), [h, h]);
+            using var db = source(RobertaKeys.Bias(RobertaKeys.ClassifierDense), [h]);
+            using var ow = source(RobertaKeys.Weight(RobertaKeys.ClassifierOut), [config.NumLabels, h]);
+            using var ob = source(RobertaKeys.Bias(RobertaKeys.ClassifierOut), [config.NumLabels]);
+            classifier = new RobertaClassificationHead(dw, db, ow, ob, DType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
+            register_module("classifier", classifier);
+        }
+    }
+
+    /// <summary>Loads the requested part of a Hugging Face RoBERTa directory (config.json + safetensors).</summary>
+    /// <param name="headSeed">Seeds the classifier when the checkpoint has none (HF init: normal std 0.02, zero bias).</param>
+    public static RobertaModel Load(string dir, ModelLoadOptions options, long headSeed = 0)
+    {
+        using var checkpoint = HfCheckpoint.OpenTensors(dir);
+        return Load(checkpoint, options, headSeed);
+    }
+
+    /// <summary>Loads from an open checkpoint (see <see cref="HfCheckpoint.OpenTensors"/>); config.json is read from its directory.</summary>
+    public static RobertaModel Load(HfCheckpoint checkpoint, ModelLoadOptions options, long headSeed = 0)
+    {
+        var config = RobertaConfig.Load(Path.Combine(checkpoint.Directory, "config.json"));
+        var device = torch.device(options.Device);
+        var weights = FamilyWeights.FromCheckpoint(checkpoint, RobertaKeys.Prefix, options.DType, device);
+        bool hasHead = checkpoint.Contains(RobertaKeys.Weight(RobertaKeys.ClassifierDense));
+        return new RobertaModel(config, options, weights, hasHead ? null : FreshHead(headSeed, device));
+    }
+
+    /// <summary>
+    /// A model with small random weights, each tensor a function of the seed and its name only (layer ranges hold
+    /// exactly the whole model's weights). LayerNorm weights 1 + 0.1 N(0,1), biases and everything else std <paramref name="initStd"/>.
+    /// </summary>
+    public static RobertaModel CreateRandom(RobertaConfig config, long seed, ModelLoadOptions? options = null, double initStd = 0.02)
+    {
+        options ??= new ModelLoadOptions();
+        return new RobertaModel(config, options, FamilyWeights.Random(seed, options.DType, torch.device(options.Device), initStd,
+            name => name.Contains("LayerNorm", StringComparison.Ordinal)), headWeights: null);
+    }
+
+    // HF _init_weights for a missing classifier: Linear weights normal(0, 0.02), biases zero.
+    private static WeightSource FreshHead(long seed, Device device) => (name, shape) =>
+    {
+        if (name.EndsWith(".bias", StringComparison.Ordinal)) return zeros(shape, ScalarType.Float32, device);
+        using var generator = new Generator(unchecked((ulong)seed ^ (name.Contains("out_proj") ? 0x5DEECE66DUL : 0xB5AD4ECEDA1CE2A9UL)), CPU);
+        using var draw = randn(shape, ScalarType.Float32, CPU, requires_grad: false, generator: generator);
+        using var scaled = draw * 0.02;
+        return scaled.to(device);
+    };
+
+    /// <summary>[b, s] token ids (and optional [b, s] token types) -> [b, s, h]. Needs the embeddings.</summary>
+    public Tensor Embed(Tensor inputIds, Tensor? tokenTypeIds = null)
+    {
+        if (embeddings is null) throw new InvalidOperationException("this model part has no embeddings (IncludeEmbedding was false)");
+        if (inputIds.dim() != 2) throw new ArgumentException($"input ids must be [batch, seq] (got {inputIds.dim()} dims)");
+        return embeddings.Forward(inputIds, tokenTypeIds);
+    }
+
+    /// <summary>Runs encoder layers [FirstLayer, EndLayer) on hidden [b, s, h].</summary>
+    /// <param name="attentionMask">Optional [b, s] 1/0 mask: keys at 0 (padding) are never attended.</param>
+    public Tensor ForwardLayers(Tensor hidden, Tensor? attentionMask = null, IModelAdapters? adapters = null)
+    {
+        using var scope = NewDisposeScope();
+        if (hidden.dim() != 3 || hidden.shape[2] != Config.HiddenSize)
+            throw new ArgumentException($"hidden must be [batch, seq, {Config.HiddenSize}] (got [{string.Join(", ", hidden.shape)}])");
+        Tensor? mask = null;
+        if (attentionMask is not null)
+        {
+            if (attentionMask.dim() != 2 || attentionMask.shape[0] != hidden.shape[0] || attentionMask.shape[1] != hidden.shape[1])
+                throw new ArgumentException($"attention mask must be [{hidden.shape[0]}, {hidden.shape[1]}] (got [{string.Join(", ", attentionMask.shape)}])");
+            mask = attentionMask.to(hidden.device).ne(0).view(hidden.shape[0], 1, 1, hidden.shape[1]);   // [b, 1, 1, s]
+        }
+        var x = hidden;
+        foreach (var l in layer)
+            x = l.Forward(x, adapters?.ForLayer(l.LayerIndex), mask);
+        return (ReferenceEquals(x, hidden) ? hidden.alias() : x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[b, s, h] -> [b, num_labels] from the &lt;s&gt; token, in the head's dtype (float32). Needs the head.</summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        if (classifier is null) throw new InvalidOperationException("this model part has no classification head (IncludeHead was false)");
+        return classifier.Forward(hidden);
+    }
+
+    /// <summary>Token ids [b, s] -> [b, num_labels]. Needs the embeddings and the head.</summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null, IModelAdapters? adapters = null)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = ForwardLayers(Embed(inputIds, tokenTypeIds), attentionMask, adapters);
+        return Logits(hidden).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// HF's loss for this head: mean squared error against float labels [b] when num_labels == 1 (regression),
+    /// otherwise cross-entropy against class ids [b].
+    /// </summary>
+    public static Tensor Loss(Tensor logits, Tensor labels, int numLabels)
+    {
+        using var scope = NewDisposeScope();
+        var loss = numLabels == 1
+            ? mse_loss(logits.view(-1), labels.to_type(logits.dtype).view(-1))
+            : cross_entropy(logits.view(-1, numLabels), labels.to(ScalarType.Int64).view(-1));
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Freezes every encoder weight; the classification head stays trainable.</summary>
+    public void Freeze()
+    {
+        var head = classifier?.parameters().ToHashSet() ?? [];
+        foreach (var p in parameters()) p.requires_grad = head.Contains(p);
+    }
+
+    /// <summary>The trainable classifier tensors under their HF names (empty without the head).</summary>
+    public IEnumerable<KeyValuePair<string, Parameter>> HeadParameters() =>
+        classifier?.NamedParameters() ?? [];
+
+    /// <summary>(d_in, d_out) of each adaptable module type, for an <see cref="AdapterLayout"/>.</summary>
+    public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> AdapterDims(RobertaConfig c) =>
+        new Dictionary<TargetModule, (int, int)>
+        {
+            [TargetModule.Q] = (c.HiddenSize, c.HiddenSize),
+            [TargetModule.K] = (c.HiddenSize, c.HiddenSize),
+            [TargetModule.V] = (c.HiddenSize, c.HiddenSize),
+            [TargetModule.O] = (c.HiddenSize, c.HiddenSize),
+            [TargetModule.Up] = (c.HiddenSize, c.IntermediateSize),
+            [TargetModule.Down] = (c.IntermediateSize, c.HiddenSize),
+        };
+
+    /// <summary>Weights under their Hugging Face names (the classifier included when held).</summary>
+    public IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
+    {
+        if (embeddings is not null)
+        {
+            yield return new(RobertaKeys.WordEmbeddings, embeddings.WordWeight);
+            yield return new(RobertaKeys.PositionEmbeddings, embeddings.PositionWeight);
+            yield return new(RobertaKeys.TokenTypeEmbeddings, embeddings.TokenTypeWeight);
+            yield return new(RobertaKeys.Weight(RobertaKeys.EmbeddingNorm), embeddings.Norm.Weight);
+            yield return new(RobertaKeys.Bias(RobertaKeys.EmbeddingNorm), embeddings.Norm.Bias);
+        }
+        foreach (var l in layer)
+            foreach (var t in l.HfTensors()) yield return t;
+        foreach (var (name, p) in HeadParameters()) yield return new(name, p);
+    }
+
+    /// <summary>Writes config.json and model.safetensors (HF keys; the head in the encoder's dtype) into <paramref name="dir"/>. Needs the whole model.</summary>
+    public void Save(string dir)
+    {
+        if (!HasEmbedding || !HasHead || FirstLayer != 0 || EndLayer != Config.NumLayers)
+            throw new InvalidOperationException("Save needs the whole model (embeddings, all layers, head)");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "config.json"), (Config with { TorchDtype = FamilyWeights.DTypeName(DType) }).ToJson());
+        using var scope = NewDisposeScope();
+        var tensors = HfTensors().Select(t => new KeyValuePair<string, Tensor>(t.Key, t.Value.detach().to_type(DType))).ToList();
+        SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+    }
+}
