@@ -99,7 +99,8 @@ public static class MtevalScorer
         return score * NistLengthPenalty(hypCount[1] / (refCount[1] / refsPerSegment));
     }
 
-    internal static double NistLengthPenalty(double ratio)
+    /// <summary>mteval's NIST brevity factor for a hypothesis/reference length ratio (0.5 at a ratio of 2/3, 1 from 1 up).</summary>
+    public static double NistLengthPenalty(double ratio)
     {
         if (ratio >= 1) return 1;
         if (ratio <= 0) return 0;
