@@ -55,7 +55,7 @@ public static class E2eMetricsCommand
                     ["ROUGE_L"] = scores.RougeL,
                     ["CIDEr"] = scores.Cider,
                     ["notes"] = new[] { E2eScores.MeteorNote, CocoNote },
-                }));
+                }, ModelArguments.Json));
                 return 0;
             }
             var c = CultureInfo.InvariantCulture;
