@@ -22,7 +22,8 @@ public sealed class TrainingLearnsTests
     {
         using var folder = new TempFolder();
         // Evaluate only before the first and after the last step; the job's own settings otherwise.
-        var job = DemoJob(Path.Combine(folder.Path, "run"), "data.eval_every=200");
+        // Shorter sequences than the demo keep the test quick; the step count and the method are the job's.
+        var job = DemoJob(Path.Combine(folder.Path, "run"), "data.eval_every=200", "data.source_max_len=64", "data.target_max_len=64");
         Assert.Equal(200, job.Steps);
         Assert.Equal("share-a", job.Adapter.Method);
 
@@ -41,7 +42,7 @@ public sealed class TrainingLearnsTests
         using var folder = new TempFolder();
         var outputs = new[] { "a", "b" }.Select(n => Path.Combine(folder.Path, n)).ToArray();
         foreach (var output in outputs)
-            LocalPipelineTrainer.Run(DemoJob(output, "steps=12", "data.eval_every=6"));
+            LocalPipelineTrainer.Run(DemoJob(output, "steps=6", "data.eval_every=3", "data.source_max_len=64", "data.target_max_len=64"));
         Assert.Equal(Losses(outputs[0]), Losses(outputs[1]));
         foreach (var file in new[] { PeftAdapterFormat.WeightsFileName, NativeAdapterFormat.FileName })
             Assert.Equal(File.ReadAllBytes(Path.Combine(outputs[0], "adapter", file)), File.ReadAllBytes(Path.Combine(outputs[1], "adapter", file)));
