@@ -1,14 +1,26 @@
-using ShareLoRA.Benchmarks;
+namespace ShareLoRA.Benchmarks;
 
-// Each benchmark prints its own figures; pick them by name on the command line.
-var benchmarks = new Dictionary<string, Action<string[]>>(StringComparer.OrdinalIgnoreCase)
+/// <summary>Entry point: one mode per benchmark, chosen by the first argument.</summary>
+public static class Program
 {
-    ["model"] = ModelBenchmark.Run,
-};
-if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
-{
-    Console.Error.WriteLine($"usage: ShareLoRA.Benchmarks <{string.Join("|", benchmarks.Keys)}>");
-    return 2;
+    private const string Usage =
+        "usage: ShareLoRA.Benchmarks model [--threads N] [--tiny-only]\n" +
+        "       ShareLoRA.Benchmarks train [--job FILE] [--steps N] [--stages P] [--threads T] [--set key=value ...]\n" +
+        "  model: forward tokens/s at 8 x 256 and generation tokens/s, tiny model and a ~100M random config\n" +
+        "  train: tokens/s and peak working set of lora, share-a, share-b and share-ab on the same job (each in its own process)";
+
+    public static int Main(string[] args)
+    {
+        var mode = args.Length > 0 ? args[0] : "";
+        var rest = args.Skip(1).ToArray();
+        switch (mode)
+        {
+            case "model": ModelBenchmark.Run(rest); return 0;
+            case TrainThroughputBenchmark.Mode: return TrainThroughputBenchmark.Run(rest);
+            case TrainThroughputBenchmark.ChildMode: return TrainThroughputBenchmark.RunOne(rest);
+            default:
+                Console.Error.WriteLine(Usage);
+                return 2;
+        }
+    }
 }
-run(args[1..]);
-return 0;

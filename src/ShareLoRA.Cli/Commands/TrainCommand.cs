@@ -16,18 +16,27 @@ public static class TrainCommand
             Description = "Override a job field before validation, e.g. --set optim.lr=1e-3 --set model=/models/x (repeatable)",
             AllowMultipleArgumentsPerToken = false,
         };
+        var threads = new Option<int?>("--threads")
+        {
+            Description = "Intra-op CPU threads for tensor work (default: libtorch's, one per core); 1 is faster for tiny models on busy machines",
+        };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the final summary (the run log still goes to OUTPUT/train.log)" };
 
         var command = new Command("train",
             "Fine-tune a model with LoRA / ShareLoRA adapters as a job file describes, in this process: writes OUTPUT/metrics.jsonl, " +
             "OUTPUT/train.log, OUTPUT/job.json and OUTPUT/adapter/ (PEFT + native).")
         {
-            job, set, quiet,
+            job, set, threads, quiet,
         };
         command.SetAction(parse =>
         {
             var config = JobConfig.Load(parse.GetValue(job)!, parse.GetValue(set) ?? []);
             bool beQuiet = parse.GetValue(quiet);
+            if (parse.GetValue(threads) is { } n)
+            {
+                if (n < 1) throw new UserError($"--threads must be >= 1 (got {n})");
+                TorchSharp.torch.set_num_threads(n);
+            }
             var result = LocalPipelineTrainer.Run(config, console: !beQuiet, onStep: beQuiet ? null : m => Console.Out.WriteLine(ProgressLine(m)));
             var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
             var eval = result.FinalEvalLoss is { } e ? Invariant($", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}") : "";

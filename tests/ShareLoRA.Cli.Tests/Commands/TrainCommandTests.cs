@@ -1,0 +1,79 @@
+using ShareLoRA.TestSupport;
+using Xunit;
+
+namespace ShareLoRA.Cli.Tests.Commands;
+
+[Collection("Console")]
+public class TrainCommandTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        try
+        {
+            int code = CliApp.Run(args);
+            return (code, stdout.ToString(), stderr.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldErr);
+        }
+    }
+
+    private static string DemoJob => Path.Combine(SharedAssets.RepoRoot, "jobs", "tiny-share-a.json");
+
+    [SkippableFact]
+    public void Train_runs_the_demo_job_and_prints_progress_lines()
+    {
+        var model = SharedAssets.Stories260K;
+        var data = SharedAssets.RequireDirectory("data/alpaca-libre/alpaca_libre_tasks_v3.jsonl");
+        var output = Path.Combine(Path.GetTempPath(), "sharelora-cli-train-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, stdout, stderr) = Run("train", "--job", DemoJob, "--set", $"model={model}", "--set", $"data.train={data}",
+                "--set", $"output={output}", "--set", "steps=2", "--set", "data.eval_every=0", "--set", "data.source_max_len=32",
+                "--set", "data.target_max_len=32", "--threads", "1");
+            Assert.True(code == 0, stderr);
+            Assert.Matches(@"(?m)^step 1 loss \d+\.\d{4} lr 0\.002 grad_norm \d+\.\d{3} tokens/s \d+$", stdout);
+            Assert.Contains("trained 2 steps", stdout);
+            Assert.True(File.Exists(Path.Combine(output, "adapter", "adapter_model.safetensors")));
+            Assert.True(File.Exists(Path.Combine(output, "metrics.jsonl")));
+            Assert.True(File.Exists(Path.Combine(output, "train.log")));
+        }
+        finally
+        {
+            if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_bad_override_is_one_error_line_with_exit_code_2()
+    {
+        var (code, _, stderr) = Run("train", "--job", DemoJob, "--set", "adapter.rank=0");
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: ", stderr);
+        Assert.Contains("adapter.rank", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void A_missing_model_is_one_error_line_naming_it()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), "no-such-model-" + Guid.NewGuid().ToString("N"));
+        var output = Path.Combine(Path.GetTempPath(), "sharelora-cli-train-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, _, stderr) = Run("train", "--job", DemoJob, "--set", $"model={missing}", "--set", $"output={output}", "--quiet");
+            Assert.Equal(2, code);
+            Assert.Contains(missing, stderr);
+        }
+        finally
+        {
+            if (Directory.Exists(output)) Directory.Delete(output, recursive: true);
+        }
+    }
+}
