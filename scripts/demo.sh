@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The embedded default main job: generate the self-made demo assets (tiny random Llama + its tokenizer, synthetic
+# instruction data, demo-job.json), fine-tune it with ShareLoRA share-a, then print a summary and plot the run.
+#
+#   scripts/demo.sh                 # self-made assets; 2-worker local cluster if scripts/local-cluster.sh exists
+#   scripts/demo.sh --single        # force the single-process trainer (`sharelora train`)
+#   scripts/demo.sh --shared        # developers: stories260K + alpaca-libre from the shared folder instead
+#   scripts/demo.sh --set steps=50  # any job override, passed through (repeatable)
+#
+# Everything goes under runs/demo/ (assets/ and run/). Every process this script starts is stopped on exit or Ctrl-C.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+sharelora="$root/scripts/sharelora"
+cluster="$root/scripts/local-cluster.sh"
+
+use_shared=0
+single=0
+workers=2
+overrides=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --shared) use_shared=1 ;;
+    --single) single=1 ;;
+    --workers) workers="$2"; shift ;;
+    --set) overrides+=(--set "$2"); shift ;;
+    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+children=()
+cleanup() {
+  local pid
+  for pid in "${children[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  for pid in "${children[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'echo "demo.sh: interrupted" >&2; exit 130' INT TERM
+
+# Runs a command in the background and waits for it, so the traps above can stop it (a foreground child would
+# delay the trap until it exits on its own).
+run() {
+  "$@" &
+  children+=($!)
+  wait $!
+}
+
+demo_dir="$root/runs/demo"
+run_dir="$demo_dir/run"
+mkdir -p "$demo_dir"
+
+shared="${SHARELORA_SHARED:-$root/../shared}"
+if [[ $use_shared == 1 ]]; then
+  model="$shared/models/stories260K-hf"
+  data="$shared/data/alpaca-libre/alpaca_libre_tasks_v3.jsonl"
+  if [[ ! -d "$model" || ! -f "$data" ]]; then
+    echo "demo.sh: --shared needs $model and $data (set SHARELORA_SHARED to the shared folder)" >&2
+    exit 2
+  fi
+  echo "== using the shared stories260K model and alpaca-libre data"
+  job="$root/jobs/tiny-share-a.json"
+  overrides=(--set pipeline.stages=2 "${overrides[@]}")
+else
+  echo "== generating the demo assets (runs/demo/assets)"
+  run "$sharelora" init-demo --out "$demo_dir/assets" --force
+  job="$demo_dir/assets/demo-job.json"
+fi
+
+# A fresh run each time: an old run folder would hold checkpoints of a different run.
+rm -rf "$run_dir"
+overrides=(--set "output=$run_dir" "${overrides[@]}")
+
+start=$(date +%s)
+if [[ $single == 0 && -x "$cluster" ]]; then
+  echo "== training on a local cluster: a seed node and $workers workers (scripts/local-cluster.sh)"
+  run "$cluster" --workers "$workers" --job "$job" "${overrides[@]}"
+else
+  if [[ $single == 0 ]]; then
+    echo "== scripts/local-cluster.sh not found: training single-process with 'sharelora train' instead"
+  else
+    echo "== training single-process with 'sharelora train' (--single)"
+  fi
+  run "$sharelora" train --job "$job" "${overrides[@]}"
+fi
+elapsed=$(( $(date +%s) - start ))
+
+metrics="$run_dir/metrics.jsonl"
+if [[ ! -s "$metrics" ]]; then
+  echo "demo.sh: no metrics at $metrics; the run did not record any step" >&2
+  exit 1
+fi
+
+# One-line JSON records with plain numeric fields: awk is enough, no jq or python needed.
+summary=$(awk '
+  function field(name,   m) {
+    if (match($0, "\"" name "\":[-0-9.eE+]+")) { m = substr($0, RSTART, RLENGTH); sub(/^[^:]*:/, "", m); return m }
+    return ""
+  }
+  /"event"/ { next }
+  {
+    loss = field("loss"); ev = field("eval_loss"); tps = field("tokens_per_s"); step = field("step")
+    if (ev != "") { if (first_eval == "") first_eval = ev; last_eval = ev }
+    if (loss != "") {
+      if (first_loss == "") first_loss = loss
+      last_loss = loss; last_step = step
+      if (tps != "") { tps_sum += tps; tps_n++ }
+    }
+  }
+  END {
+    printf "steps        %s\n", last_step
+    printf "train loss   %.4f (first step) -> %.4f (last step)\n", first_loss, last_loss
+    if (first_eval != "") printf "eval loss    %.4f (before) -> %.4f (after)\n", first_eval, last_eval
+    if (tps_n > 0) printf "tokens/s     %.0f (mean over steps)\n", tps_sum / tps_n
+  }' "$metrics")
+
+echo
+echo "== summary ($elapsed s of training)"
+echo "$summary"
+echo "adapter      $run_dir/adapter"
+echo "metrics      $metrics"
+echo "plots:"
+# Plots are a bonus: a plotting problem must not turn a finished training run into a failed demo.
+if ! run "$sharelora" plot --run "$run_dir" | sed 's/^/  /'; then
+  echo "  (no plots: 'sharelora plot' failed, see above)"
+fi
