@@ -22,7 +22,7 @@ public static class MetricsPlots
         Save(loss, $"{runName}: loss", "loss", plot =>
         {
             Line(plot, log.Steps.Select(s => (s.Step, s.Loss)), "train loss", Colors.C0, markers: false);
-            var eval = log.Steps.Where(s => s.EvalLoss.HasValue).Select(s => (s.Step, s.EvalLoss!.Value)).ToList();
+            var eval = log.Evaluations.Select(e => (e.Step, e.EvalLoss)).ToList();
             if (eval.Count > 0) Line(plot, eval, "eval loss", Colors.C1, markers: true);
         });
         Save(lr, $"{runName}: learning rate", "learning rate", plot =>

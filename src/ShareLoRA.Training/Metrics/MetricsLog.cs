@@ -5,10 +5,13 @@ namespace ShareLoRA.Training.Metrics;
 
 /// <summary>
 /// The parsed metrics.jsonl of a run: one <see cref="StepMetrics"/> per optimizer step and the
-/// <see cref="MetricsEvent"/> lines (those with an "event" field), each in file order.
+/// <see cref="MetricsEvent"/> lines (those with an "event" field), each in file order, and every evaluation
+/// (<see cref="Evaluations"/>): the eval_loss of step lines plus eval-only lines such as the baseline a trainer
+/// writes before its first step ({"step": 0, "eval_loss": ...}).
 /// Written by <see cref="MetricsWriter"/>; unknown fields are ignored so writers can add fields freely.
 /// </summary>
-public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<MetricsEvent> Events)
+public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<MetricsEvent> Events,
+    IReadOnlyList<EvalPoint> Evaluations)
 {
     /// <summary>The file name a run directory uses.</summary>
     public const string FileName = "metrics.jsonl";
@@ -34,6 +37,7 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
     {
         var steps = new List<StepMetrics>();
         var events = new List<MetricsEvent>();
+        var evaluations = new List<EvalPoint>();
         var lines = text.Split('\n');
         for (int i = 0; i < lines.Length; i++)
         {
@@ -44,7 +48,11 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
             {
                 switch (ParseLine(line, source, i + 1))
                 {
-                    case StepMetrics s: steps.Add(s); break;
+                    case StepMetrics s:
+                        steps.Add(s);
+                        if (s.EvalLoss is double sl) evaluations.Add(new EvalPoint(s.Step, sl));
+                        break;
+                    case EvalPoint p: evaluations.Add(p); break;
                     case MetricsEvent e: events.Add(e); break;
                 }
             }
@@ -53,10 +61,13 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
                 // Half-written final line of a live run: not an error, just not there yet.
             }
         }
-        return new MetricsLog(steps, events);
+        return new MetricsLog(steps, events, evaluations);
     }
 
-    /// <summary>One line: a <see cref="StepMetrics"/> or, when it has an "event" field, a <see cref="MetricsEvent"/>.</summary>
+    /// <summary>
+    /// One line: a <see cref="MetricsEvent"/> when it has an "event" field, an <see cref="EvalPoint"/> when it has
+    /// eval_loss but no training loss, else a <see cref="StepMetrics"/>.
+    /// </summary>
     public static object ParseLine(string line, string source, int lineNumber)
     {
         string where = $"{source}:{lineNumber}";
@@ -75,6 +86,9 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
                     throw new InvalidDataException($"{where}: field 'event' must be a string (got {name.GetRawText()})");
                 return new MetricsEvent(name.GetString()!, OptionalStep(), OptionalNumber("wall_s"), line);
             }
+
+            if (!root.TryGetProperty("loss", out _) && OptionalNumber("eval_loss") is double evalOnly)
+                return new EvalPoint(OptionalStep() ?? throw Missing("step"), evalOnly);
 
             return new StepMetrics(
                 Step: OptionalStep() ?? throw Missing("step"),

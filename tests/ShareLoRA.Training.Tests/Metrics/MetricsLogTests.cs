@@ -12,6 +12,27 @@ public sealed class MetricsLogTests : IDisposable
     private string FilePath => Path.Combine(_dir, MetricsLog.FileName);
 
     [Fact]
+    public void An_eval_only_baseline_line_is_an_evaluation_not_a_step()
+    {
+        // The trainer writes the eval loss before its first update as {"step":0,"eval_loss":...}: no training loss yet.
+        var log = MetricsLog.Parse(
+            "{\"step\":0,\"eval_loss\":6.5}\n" +
+            "{\"step\":1,\"loss\":6.4,\"lr\":0.001,\"grad_norm\":1.5,\"tokens_per_s\":100,\"wall_s\":0.5}\n" +
+            "{\"step\":2,\"loss\":6.1,\"lr\":0.001,\"grad_norm\":1.2,\"tokens_per_s\":100,\"wall_s\":1.0,\"eval_loss\":6.0}\n",
+            "metrics.jsonl");
+
+        Assert.Equal([1L, 2L], log.Steps.Select(s => s.Step));
+        Assert.Equal([new EvalPoint(0, 6.5), new EvalPoint(2, 6.0)], log.Evaluations);
+    }
+
+    [Fact]
+    public void A_line_without_loss_or_eval_loss_still_names_the_missing_field()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => MetricsLog.Parse("{\"step\":3,\"lr\":0.1}\n{}", "m.jsonl"));
+        Assert.Equal("m.jsonl:1: missing field 'loss'", e.Message);
+    }
+
+    [Fact]
     public void Writer_and_reader_round_trip_steps_events_and_non_finite_values()
     {
         var steps = new[]
