@@ -29,6 +29,7 @@ public sealed class NodeHost : IAsyncDisposable
         Tls = tls;
         Rejections = rejections;
         DataPlaneOptions = TcpTransportOptions.FromConfig(system.Settings.Config) with { Tls = tls, Rejections = rejections };
+        DataPlaneSettings.Register(system, DataPlaneOptions);
         var address = ((ExtendedActorSystem)system).Provider.DefaultAddress;
         Host = address.Host!;
         Port = address.Port!.Value;

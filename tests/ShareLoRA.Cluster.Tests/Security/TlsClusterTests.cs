@@ -44,6 +44,8 @@ public sealed class TlsClusterTests
         await WaitFor(() => UpMembers(seed) == 2, TimeSpan.FromSeconds(20), "seed and worker Up");
         Assert.NotNull(seed.Tls);
         Assert.Equal(seed.Tls, seed.DataPlaneOptions.Tls);
+        Assert.Same(worker.DataPlaneOptions, ShareLoRA.Cluster.DataPlane.DataPlaneSettings.For(worker.System));
+        Assert.Equal(256L << 20, worker.DataPlaneOptions.MaxFrameBytes);
 
         var report = await StatusClient.QueryAsync(new HostPort("127.0.0.1", port), TimeSpan.FromSeconds(10), tls: TestCertificates.Member("ops"));
         Assert.Equal(2, report.Members.Length);
