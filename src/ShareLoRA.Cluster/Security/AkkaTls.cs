@@ -42,7 +42,8 @@ public static class AkkaTls
             {
                 // The chain and policy errors SslStream computed use the system store; ignore them and decide alone.
                 if (tls.ValidatePeer(certificate) is not { } reason) return true;
-                rejections?.Refused(peer, reason);
+                // Akka names the peer by its Akka address when this node dialled out, by host:port when it accepted.
+                rejections?.Refused(peer, reason, outbound: peer.Contains("://", StringComparison.Ordinal));
                 return false;
             });
 
@@ -71,6 +72,12 @@ public static class AkkaTls
                 peer = args[1]?.ToString() ?? "unknown";
                 reason = "TLS error: " + FirstLine(e.Cause);
                 return true;
+            // DotNetty reports a peer that does not speak TLS as a generic channel error (NotSslRecordException).
+            case "TcpServerHandler" when format.StartsWith("Error caught channel", StringComparison.Ordinal) && args.Length >= 2
+                                         && IsTlsFailure(e.Cause):
+                peer = args[1]?.ToString() ?? "unknown";
+                reason = "TLS handshake failed (no TLS, or not a certificate of this cluster): " + FirstLine(e.Cause);
+                return true;
             case "TcpServerHandler" when format.StartsWith("Rejected incoming connection from", StringComparison.Ordinal) && args.Length >= 1:
                 peer = args[0]?.ToString() ?? "unknown";
                 reason = "TLS handshake failed";
@@ -80,13 +87,28 @@ public static class AkkaTls
         }
     }
 
+    private static bool IsTlsFailure(Exception? e)
+    {
+        for (; e != null; e = e.InnerException)
+            if (e is System.Security.Authentication.AuthenticationException || e.GetType().Namespace == "DotNetty.Handlers.Tls")
+                return true;
+        return false;
+    }
+
+    /// <summary>
+    /// A short reason from the handshake exception. Never the peer's bytes: DotNetty's NotSslRecordException quotes the
+    /// received record in hex, which is whatever the peer sent (plain Akka protocol, or anything else).
+    /// </summary>
     private static string FirstLine(Exception? e)
     {
+        for (var x = e; x != null; x = x.InnerException)
+            if (x.GetType().Name == "NotSslRecordException") return "the peer does not speak TLS";
         var text = e?.InnerException?.Message is { Length: > 0 } inner && e.Message.Contains("see inner", StringComparison.OrdinalIgnoreCase)
             ? inner
             : e?.Message ?? "unknown reason";
         var newline = text.IndexOf('\n');
-        return (newline < 0 ? text : text[..newline]).Trim();
+        text = (newline < 0 ? text : text[..newline]).Trim();
+        return text.Length <= 200 ? text : text[..200] + "...";
     }
 
     /// <summary>Drops Akka's per-attempt rejection events from the loggers (the monitor reports them rate-limited).</summary>

@@ -92,7 +92,8 @@ public sealed class ClusterTls
         {
             var flags = chain.ChainStatus.Aggregate(X509ChainStatusFlags.NoError, (f, s) => f | s.Status);
             if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
-                return $"certificate '{certificate.Subject}' (issuer '{certificate.Issuer}') is not issued by the cluster CA '{Authority.Subject}'";
+                return $"certificate '{certificate.Subject}' (issuer '{certificate.Issuer}') is not issued by the cluster CA '{Authority.Subject}'" +
+                       (certificate.Issuer == Authority.Subject ? " (another CA with the same name)" : "");
             if ((flags & X509ChainStatusFlags.NotTimeValid) != 0)
                 return $"certificate '{certificate.Subject}' is outside its validity period ({certificate.NotBefore.ToUniversalTime():u} .. {certificate.NotAfter.ToUniversalTime():u})";
             return $"certificate '{certificate.Subject}' does not validate against the cluster CA: {flags}";

@@ -18,8 +18,11 @@ public sealed class ConnectionRejectionLog(ILogger log, TimeSpan interval, Func<
     /// <summary>Default interval between two lines about the same peer host.</summary>
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromMinutes(1);
 
-    /// <summary>Reports one refused connection from <paramref name="peer"/> (host:port, as the socket saw it).</summary>
-    public void Refused(string peer, string reason)
+    /// <summary>
+    /// Reports one refused connection from <paramref name="peer"/> (host:port, as the socket saw it); with
+    /// <paramref name="outbound"/>, a connection this node opened and refused because of the peer's certificate.
+    /// </summary>
+    public void Refused(string peer, string reason, bool outbound = false)
     {
         var endpoint = Normalize(peer);
         var host = HostOf(endpoint);
@@ -38,11 +41,12 @@ public sealed class ConnectionRejectionLog(ILogger log, TimeSpan interval, Func<
             _byHost[host] = new Entry { LoggedAt = now, LastEndpoint = endpoint };
             if (_byHost.Count > 4096) Prune(now);
         }
+        var direction = outbound ? "refused to connect to" : "refused connection from";
         if (suppressed == 0)
-            log.Warning("refused connection from {Peer}: {Reason} (further refusals from {Host} are summarised every {Interval})",
+            log.Warning(direction + " {Peer}: {Reason} (further refusals for {Host} are summarised every {Interval})",
                 endpoint, reason, host, interval);
         else
-            log.Warning("refused connection from {Peer}: {Reason} ({Suppressed} more from {Host} since the last line)",
+            log.Warning(direction + " {Peer}: {Reason} ({Suppressed} more for {Host} since the last line)",
                 endpoint, reason, suppressed, host);
     }
 

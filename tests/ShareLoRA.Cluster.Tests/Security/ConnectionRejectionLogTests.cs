@@ -29,5 +29,8 @@ public sealed class ConnectionRejectionLogTests
         rejections.Refused("10.0.0.9:50000", "no client certificate presented");
         Assert.Equal(3, log.Lines.Count);
         Assert.Contains("99 more", log.Lines[2]);
+
+        rejections.Refused("akka.ssl.tcp://sharelora@10.0.0.5:4053", "bad", outbound: true);
+        Assert.StartsWith("refused to connect to", log.Lines[3]);
     }
 }

@@ -100,6 +100,7 @@ public sealed class TlsClusterTests
         var refusal = Assert.Single(seedLog.Lines, l => l.Contains("refused connection from"));
         Assert.Contains("127.0.0.1", refusal);
         Assert.Contains("TLS handshake failed", refusal);
+        Assert.Contains("the peer does not speak TLS", refusal);
     }
 
     [Fact]
