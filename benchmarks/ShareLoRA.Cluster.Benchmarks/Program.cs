@@ -4,13 +4,36 @@ using System.Net.Sockets;
 using Akka.Actor;
 using ShareLoRA.Cluster.Config;
 using ShareLoRA.Cluster.DataPlane;
+using ShareLoRA.Cluster.Security;
 using ShareLoRA.Cluster.Wire;
 
 // One-way throughput of activation-sized messages between two endpoints on loopback, in MiB/s:
 // Akka.Remote (AkkaActivationTransport, window 4), the TCP data plane (TcpActivationTransport) and a raw socket.
 // Usage: dotnet run -c Release --project benchmarks/ShareLoRA.Cluster.Benchmarks [-- totalMiBPerCase]
-var totalMiB = args.Length > 0 ? int.Parse(args[0]) : 128;
+//        dotnet run -c Release --project benchmarks/ShareLoRA.Cluster.Benchmarks -- tls [totalMiBPerCase]
+//          (each path with mutual TLS vs without, certificates from a throw-away cluster CA)
 int[] sizesMiB = [1, 4, 16];
+if (args.Length > 0 && args[0] == "tls")
+{
+    var tlsTotal = args.Length > 1 ? int.Parse(args[1]) : 128;
+    using var ca = ClusterCertificates.CreateAuthority("bench CA");
+    var tlsA = ClusterTls.Create(ClusterCertificates.IssueNode(ca, "a", []), ca);
+    var tlsB = ClusterTls.Create(ClusterCertificates.IssueNode(ca, "b", []), ca);
+    Console.WriteLine($"one-way throughput on 127.0.0.1, {tlsTotal} MiB per case, mutual TLS (ECDSA P-256) vs plain (MiB/s)");
+    Console.WriteLine($"{"size",6} {"tcp plane",12} {"tcp+TLS",12} {"akka.remote",12} {"akka+TLS",12}");
+    foreach (var sizeMiB in sizesMiB)
+    {
+        var size = sizeMiB << 20;
+        var count = Math.Max(4, tlsTotal / sizeMiB);
+        var tcp = await MeasureTransport("tcp", size, count);
+        var tcpTls = await MeasureTransport("tcp", size, count, tlsA, tlsB);
+        var akka = await MeasureTransport("akka", size, count);
+        var akkaTls = await MeasureTransport("akka", size, count, tlsA, tlsB);
+        Console.WriteLine($"{sizeMiB + " MiB",6} {tcp,12:0} {tcpTls,12:0} {akka,12:0} {akkaTls,12:0}");
+    }
+    return;
+}
+var totalMiB = args.Length > 0 ? int.Parse(args[0]) : 128;
 
 Console.WriteLine($"one-way throughput on 127.0.0.1, {totalMiB} MiB per case (MiB/s; higher is better)");
 Console.WriteLine($"{"size",6} {"akka.remote",12} {"tcp plane",12} {"raw socket",12}");
@@ -24,10 +47,10 @@ foreach (var sizeMiB in sizesMiB)
     Console.WriteLine($"{sizeMiB + " MiB",6} {akka,12:0} {tcp,12:0} {raw,12:0}");
 }
 
-static async Task<double> MeasureTransport(string kind, int size, int count)
+static async Task<double> MeasureTransport(string kind, int size, int count, ClusterTls? tlsA = null, ClusterTls? tlsB = null)
 {
-    var a = ActorSystem.Create("bench-a", ClusterConfig.ForClient("127.0.0.1"));
-    var b = ActorSystem.Create("bench-b", ClusterConfig.ForClient("127.0.0.1"));
+    var a = AkkaTls.CreateSystem("bench-a", ClusterConfig.ForClient("127.0.0.1", tlsA != null), tlsA, null);
+    var b = AkkaTls.CreateSystem("bench-b", ClusterConfig.ForClient("127.0.0.1", tlsB != null), tlsB, null);
     IActivationTransport sender, receiver;
     TcpActivationListener? listener = null;
     if (kind == "akka")
@@ -42,9 +65,9 @@ static async Task<double> MeasureTransport(string kind, int size, int count)
     }
     else
     {
-        listener = TcpActivationListener.Start();
+        listener = TcpActivationListener.Start(options: TcpTransportOptions.Default with { Tls = tlsB });
         var accepted = listener.AcceptAsync();
-        sender = await TcpActivationTransport.ConnectAsync(listener.Address);
+        sender = await TcpActivationTransport.ConnectAsync(listener.Address, TcpTransportOptions.Default with { Tls = tlsA });
         receiver = await accepted;
     }
 

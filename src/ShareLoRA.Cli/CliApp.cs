@@ -31,6 +31,7 @@ public static class CliApp
         yield return NodeCommand.Create();
         yield return StatusCommand.Create();
         yield return E2eMetricsCommand.Create();
+        yield return CertsCommand.Create();
     }
 
     public static int Run(string[] args)

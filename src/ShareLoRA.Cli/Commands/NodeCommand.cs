@@ -2,6 +2,7 @@ using System.CommandLine;
 using ShareLoRA.Cluster.Config;
 using ShareLoRA.Cluster.Hosting;
 using ShareLoRA.Cluster.Logging;
+using ShareLoRA.Cluster.Security;
 
 namespace ShareLoRA.Cli.Commands;
 
@@ -22,13 +23,17 @@ public static class NodeCommand
         var port = new Option<int?>("--port") { Description = "Port to listen on (default 4053)." };
         var config = ConfigOption();
         var logs = LogsOption();
-        var command = new Command("seed", "Start the seed node: the fixed address workers join through.") { host, port, config, logs };
+        var (cert, ca, insecure) = SecurityOptions();
+        var command = new Command("seed", "Start the seed node: the fixed address workers join through.") { host, port, config, logs, cert, ca, insecure };
         command.SetAction(parse => Run(new NodeOptions(
             NodeRole.Seed,
             Host: parse.GetValue(host),
             Port: parse.GetValue(port),
             ConfigFile: parse.GetValue(config),
-            LogsDirectory: parse.GetValue(logs)!)));
+            LogsDirectory: parse.GetValue(logs)!,
+            CertificateFile: parse.GetValue(cert),
+            CaFile: parse.GetValue(ca),
+            Insecure: parse.GetValue(insecure))));
         return command;
     }
 
@@ -41,9 +46,10 @@ public static class NodeCommand
         var threads = new Option<int>("--threads") { Description = "Torch CPU threads for this worker's stages (0: library default).", DefaultValueFactory = _ => 0 };
         var config = ConfigOption();
         var logs = LogsOption();
+        var (cert, ca, insecure) = SecurityOptions();
         var command = new Command("worker", "Start a worker node that joins the cluster through the seed and runs pipeline stages.")
         {
-            seed, host, port, device, threads, config, logs,
+            seed, host, port, device, threads, config, logs, cert, ca, insecure,
         };
         command.SetAction(parse => Run(new NodeOptions(
             NodeRole.Worker,
@@ -53,12 +59,23 @@ public static class NodeCommand
             ConfigFile: parse.GetValue(config),
             Device: parse.GetValue(device)!,
             Threads: parse.GetValue(threads),
-            LogsDirectory: parse.GetValue(logs)!)));
+            LogsDirectory: parse.GetValue(logs)!,
+            CertificateFile: parse.GetValue(cert),
+            CaFile: parse.GetValue(ca),
+            Insecure: parse.GetValue(insecure))));
         return command;
     }
 
     private static Option<string?> HostOption() =>
         new("--host") { Description = "Host name or IP this node binds and is reached at (default 127.0.0.1)." };
+
+    /// <summary>--cert, --ca and --insecure, shared by seed, worker and (cert, ca) status.</summary>
+    internal static (Option<string?> Cert, Option<string?> Ca, Option<bool> Insecure) SecurityOptions() =>
+    (
+        new("--cert") { Description = $"This node's certificate and key (.pfx from `sharelora certs issue`); turns on mutual TLS. Password from {ClusterCertificates.PasswordVariable}." },
+        new("--ca") { Description = "The cluster CA certificate (ca.crt from `sharelora certs init`): the only CA whose certificates are accepted." },
+        new("--insecure") { Description = "Allow listening on a non-loopback address without TLS (anyone who reaches the port can join)." }
+    );
 
     private static Option<string?> ConfigOption() =>
         new("--config") { Description = "HOCON file layered over the built-in cluster configuration (cluster-config/*.hocon)." };
@@ -71,6 +88,15 @@ public static class NodeCommand
         options.Validate();
         // The address is known before start (port 0 stays 0 until Akka binds; the log label is updated then).
         var config = ClusterConfig.ForNode(options);
+        try
+        {
+            // Before the log file or any socket: a node that may not start leaves nothing behind.
+            NodeSecurityOptions.FromConfig(config).EnsureAllowedOn(config.GetString("akka.remote.dot-netty.tcp.hostname"));
+        }
+        catch (NodeStartException e)
+        {
+            throw new UserError(e.Message);
+        }
         var logFile = NodeLogging.Configure(NodeHost.RoleName(options.Role),
             config.GetString("akka.remote.dot-netty.tcp.hostname"), config.GetInt("akka.remote.dot-netty.tcp.port"),
             options.LogsDirectory);

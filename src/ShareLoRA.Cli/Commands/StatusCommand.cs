@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using ShareLoRA.Cluster.Config;
+using ShareLoRA.Cluster.Security;
 using ShareLoRA.Cluster.Status;
 
 namespace ShareLoRA.Cli.Commands;
@@ -15,16 +16,21 @@ public static class StatusCommand
         var seed = new Option<string>("--seed") { Description = "HOST:PORT of the cluster's seed node, e.g. 10.0.0.1:4053.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the status report as JSON." };
         var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for an answer.", DefaultValueFactory = _ => 10 };
-        var command = new Command("status", "Show the cluster's members (address, roles, status) and their devices.") { seed, json, timeout };
+        var (cert, ca, _) = NodeCommand.SecurityOptions();
+        var command = new Command("status", "Show the cluster's members (address, roles, status) and their devices.") { seed, json, timeout, cert, ca };
         command.SetAction(parse =>
         {
             var seedAddress = HostPort.Parse(parse.GetValue(seed)!, "--seed");
             var seconds = parse.GetValue(timeout);
             if (seconds <= 0) throw new UserError($"--timeout must be > 0 seconds (got {seconds})");
+            var (certFile, caFile) = (parse.GetValue(cert), parse.GetValue(ca));
+            if ((certFile == null) != (caFile == null))
+                throw new UserError("--cert and --ca go together: a certificate from the cluster CA and that CA");
+            var tls = certFile == null ? null : ClusterTls.Load(certFile, caFile!, ClusterCertificates.PasswordFromEnvironment());
             StatusReport report;
             try
             {
-                report = StatusClient.QueryAsync(seedAddress, TimeSpan.FromSeconds(seconds)).GetAwaiter().GetResult();
+                report = StatusClient.QueryAsync(seedAddress, TimeSpan.FromSeconds(seconds), tls: tls).GetAwaiter().GetResult();
             }
             catch (TimeoutException e)
             {

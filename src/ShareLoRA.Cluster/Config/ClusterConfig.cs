@@ -6,7 +6,9 @@ namespace ShareLoRA.Cluster.Config;
 
 /// <summary>
 /// Builds the HOCON of a node from the embedded cluster-config/*.hocon files. Precedence, highest first:
-/// command-line options (host, port, seed) &gt; the --config file &gt; the role file (seed.hocon / worker.hocon) &gt; base.hocon.
+/// command-line options (host, port, seed, cert, ca, insecure) &gt; the --config file &gt; the role file (seed.hocon /
+/// worker.hocon) &gt; base.hocon. A configured certificate (sharelora.tls) turns on TLS for Akka.Remote
+/// (enable-ssl; addresses become akka.ssl.tcp://...).
 /// </summary>
 public static class ClusterConfig
 {
@@ -35,7 +37,15 @@ public static class ClusterConfig
         var overrides = new List<string>();
         if (options.Host != null) overrides.Add($"akka.remote.dot-netty.tcp.hostname = {Quote(options.Host)}");
         if (options.Port != null) overrides.Add($"akka.remote.dot-netty.tcp.port = {options.Port.Value.ToString(CultureInfo.InvariantCulture)}");
+        if (options.CertificateFile != null) overrides.Add($"sharelora.tls.certificate = {Quote(options.CertificateFile)}");
+        if (options.CaFile != null) overrides.Add($"sharelora.tls.ca = {Quote(options.CaFile)}");
+        if (options.Insecure) overrides.Add("sharelora.tls.insecure = on");
         var merged = overrides.Count == 0 ? layered : ConfigurationFactory.ParseString(string.Join("\n", overrides)).WithFallback(layered);
+        var tls = Security.NodeSecurityOptions.FromConfig(merged).TlsEnabled;
+        if (!tls && merged.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl"))
+            throw new ArgumentException("akka.remote.dot-netty.tcp.enable-ssl is on but no certificate is configured: give --cert and --ca " +
+                "(TLS set up through Akka's own ssl section would trust the system CA store instead of the cluster CA)");
+        if (tls) merged = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.enable-ssl = on").WithFallback(merged);
 
         // Seed nodes: a seed joins itself (at its final host:port); a worker joins through --seed.
         var seed = options.Role == NodeRole.Seed
@@ -43,17 +53,19 @@ public static class ClusterConfig
             : options.Seed!;
         if (seed.Port == 0)
             throw new ArgumentException("a seed node needs a fixed port: give --port (or set akka.remote.dot-netty.tcp.port in --config)");
-        var seedNodes = ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [{Quote(AddressOf(seed))}]");
+        var seedNodes = ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [{Quote(AddressOf(seed, tls))}]");
         return seedNodes.WithFallback(merged);
     }
 
-    /// <summary>Configuration of the short-lived, non-member client used by `sharelora status`.</summary>
-    public static Akka.Configuration.Config ForClient(string bindHost) =>
-        ConfigurationFactory.ParseString($"akka.remote.dot-netty.tcp.hostname = {Quote(bindHost)}")
+    /// <summary>Configuration of the short-lived, non-member client used by `sharelora status` (TLS: with a certificate).</summary>
+    public static Akka.Configuration.Config ForClient(string bindHost, bool tls = false) =>
+        ConfigurationFactory.ParseString($"akka.remote.dot-netty.tcp.hostname = {Quote(bindHost)}\n" +
+                                         $"akka.remote.dot-netty.tcp.enable-ssl = {(tls ? "on" : "off")}")
             .WithFallback(ConfigurationFactory.ParseString(ReadEmbedded("client.hocon")));
 
-    /// <summary>The Akka address of a node of this cluster at host:port.</summary>
-    public static string AddressOf(HostPort node) => $"akka.tcp://{SystemName}@{node.Host}:{node.Port}";
+    /// <summary>The Akka address of a node of this cluster at host:port (akka.ssl.tcp when the cluster runs TLS).</summary>
+    public static string AddressOf(HostPort node, bool tls = false) =>
+        $"akka.{(tls ? "ssl." : "")}tcp://{SystemName}@{node.Host}:{node.Port}";
 
     private static Akka.Configuration.Config ParseFile(string path)
     {

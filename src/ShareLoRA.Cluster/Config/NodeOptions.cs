@@ -3,7 +3,9 @@ namespace ShareLoRA.Cluster.Config;
 /// <summary>
 /// How to start one node. Host/Port null mean "as configured" (base.hocon 127.0.0.1; seed port 4053, worker port 0 =
 /// any free port). Seed is required for workers. ConfigFile is a HOCON file layered over the embedded configuration.
-/// Device is "cpu" or "cuda:N"; Threads 0 keeps TorchSharp's default.
+/// Device is "cpu" or "cuda:N"; Threads 0 keeps TorchSharp's default. CertificateFile (.pfx) and CaFile (cluster CA
+/// .crt) turn on mutually authenticated TLS (its password comes from SHARELORA_CERT_PASSWORD, never from here);
+/// Insecure allows a non-loopback address without TLS.
 /// </summary>
 public sealed record NodeOptions(
     NodeRole Role,
@@ -13,7 +15,10 @@ public sealed record NodeOptions(
     string? ConfigFile = null,
     string Device = "cpu",
     int Threads = 0,
-    string LogsDirectory = "logs")
+    string LogsDirectory = "logs",
+    string? CertificateFile = null,
+    string? CaFile = null,
+    bool Insecure = false)
 {
     /// <summary>Throws a one-line <see cref="ArgumentException"/> naming the bad option.</summary>
     public void Validate()
@@ -26,5 +31,9 @@ public sealed record NodeOptions(
             throw new ArgumentException($"--device must be cpu or cuda:N (got '{Device}')");
         if (ConfigFile != null && !File.Exists(ConfigFile))
             throw new FileNotFoundException($"--config: file not found: {ConfigFile}");
+        if ((CertificateFile == null) != (CaFile == null))
+            throw new ArgumentException("--cert and --ca go together: the node's certificate (.pfx) and the cluster CA (.crt) that every peer must chain to");
+        if (Insecure && CertificateFile != null)
+            throw new ArgumentException("--insecure contradicts --cert: give one or the other");
     }
 }

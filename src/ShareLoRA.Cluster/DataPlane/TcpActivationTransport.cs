@@ -8,11 +8,13 @@ namespace ShareLoRA.Cluster.DataPlane;
 /// <see cref="IActivationTransport"/> over one TCP stream per neighbour pair, beside Akka's connection so bulk
 /// activations never delay cluster heartbeats. Length-prefixed frames (<see cref="DataPlaneFrames"/>); a bounded send
 /// queue and receive credits give flow control. One side opens a <see cref="TcpActivationListener"/> and sends its
-/// <see cref="DataPlaneAddress"/> through an actor message; the other calls <see cref="ConnectAsync"/>.
+/// <see cref="DataPlaneAddress"/> through an actor message; the other calls <see cref="ConnectAsync"/>. With
+/// <see cref="TcpTransportOptions.Tls"/> the stream is an <see cref="System.Net.Security.SslStream"/> (mutual TLS,
+/// cluster CA only). A frame header announcing more than <see cref="TcpTransportOptions.MaxFrameBytes"/> drops the link.
 /// </summary>
 public sealed class TcpActivationTransport : IActivationTransport
 {
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly Socket _socket;
     private readonly TcpTransportOptions _options;
     private readonly Channel<(ActivationTag Tag, TensorPayload Payload)> _sendQueue;
@@ -24,10 +26,11 @@ public sealed class TcpActivationTransport : IActivationTransport
     private Exception? _failure;
     private int _disposed;
 
-    internal TcpActivationTransport(Socket socket, string peer, TcpTransportOptions options)
+    // stream: the connected stream (network or TLS); it owns the socket.
+    internal TcpActivationTransport(Socket socket, Stream stream, string peer, TcpTransportOptions options)
     {
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _stream = stream;
         _options = options;
         Peer = peer;
         _inbox = new TaggedInbox(peer);
@@ -47,6 +50,7 @@ public sealed class TcpActivationTransport : IActivationTransport
         options ??= TcpTransportOptions.Default;
         options.Validate();
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        Stream? stream = null;
         try
         {
             Configure(socket, options);
@@ -55,7 +59,9 @@ public sealed class TcpActivationTransport : IActivationTransport
             try
             {
                 await socket.ConnectAsync(address.Host, address.Port, timeout.Token).ConfigureAwait(false);
-                var stream = new NetworkStream(socket, ownsSocket: false);
+                stream = new NetworkStream(socket, ownsSocket: true);
+                if (options.Tls is { } tls)
+                    stream = await tls.AuthenticateAsClientAsync(stream, address.Host, address.ToString(), timeout.Token).ConfigureAwait(false);
                 await DataPlaneFrames.WriteHandshakeAsync(stream, address.Token, timeout.Token).ConfigureAwait(false);
                 var answer = new byte[1];
                 await stream.ReadExactlyAsync(answer, timeout.Token).ConfigureAwait(false);
@@ -66,14 +72,15 @@ public sealed class TcpActivationTransport : IActivationTransport
             {
                 throw new IOException($"data-plane listener at {address} did not answer within {options.ConnectTimeoutMs} ms");
             }
-            catch (Exception e) when (e is SocketException or EndOfStreamException)
+            catch (Exception e) when (e is SocketException or EndOfStreamException or System.Security.Authentication.AuthenticationException)
             {
                 throw new IOException($"cannot open the data-plane link to {address}: {e.Message}", e);
             }
-            return new TcpActivationTransport(socket, address.ToString(), options);
+            return new TcpActivationTransport(socket, stream, address.ToString(), options);
         }
         catch
         {
+            if (stream != null) await stream.DisposeAsync().ConfigureAwait(false);
             socket.Dispose();
             throw;
         }
@@ -140,6 +147,13 @@ public sealed class TcpActivationTransport : IActivationTransport
                 _inbox.Put(f.Tag, f.Payload, () => _credits.Release());
             }
         }
+        catch (InvalidDataException e) when (!_stop.IsCancellationRequested)
+        {
+            // Malformed or oversized input from the peer: drop the link (never allocate what it announced) and say why.
+            _options.RejectionsOrDefault().Dropped(Peer, e.Message);
+            Fail(e);
+            try { _socket.Close(); } catch (Exception) { /* already closed */ }
+        }
         catch (Exception e) when (!_stop.IsCancellationRequested)
         {
             Fail(e);
@@ -160,6 +174,11 @@ public sealed class TcpActivationTransport : IActivationTransport
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _sendQueue.Writer.TryComplete();
         await Task.WhenAny(_writer, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
+        if (_stream is System.Net.Security.SslStream ssl && _writer.IsCompleted)
+        {
+            try { await ssl.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false); } // TLS close_notify
+            catch (Exception) { /* peer already gone */ }
+        }
         try { _socket.Shutdown(SocketShutdown.Send); } catch (Exception) { /* already closed */ }
         _stop.Cancel();
         _inbox.Fail(new ObjectDisposedException(nameof(TcpActivationTransport)));

@@ -4,8 +4,10 @@ using Akka.Actor;
 using Akka.Cluster.Tools.Client;
 using Serilog;
 using ShareLoRA.Cluster.Config;
+using ShareLoRA.Cluster.DataPlane;
 using ShareLoRA.Cluster.Logging;
 using ShareLoRA.Cluster.Nodes;
+using ShareLoRA.Cluster.Security;
 using ShareLoRA.Cluster.Status;
 
 namespace ShareLoRA.Cluster.Hosting;
@@ -19,11 +21,15 @@ public sealed class NodeHost : IAsyncDisposable
 {
     private readonly ILogger _log;
 
-    private NodeHost(ActorSystem system, NodeOptions options, ILogger log)
+    private NodeHost(ActorSystem system, NodeOptions options, ILogger log, ClusterTls? tls, ConnectionRejectionLog rejections)
     {
         System = system;
         Options = options;
         _log = log;
+        Tls = tls;
+        Rejections = rejections;
+        DataPlaneOptions = TcpTransportOptions.FromConfig(system.Settings.Config) with { Tls = tls, Rejections = rejections };
+        DataPlaneSettings.Register(system, DataPlaneOptions);
         var address = ((ExtendedActorSystem)system).Provider.DefaultAddress;
         Host = address.Host!;
         Port = address.Port!.Value;
@@ -46,6 +52,15 @@ public sealed class NodeHost : IAsyncDisposable
 
     public IActorRef Guardian { get; }
 
+    /// <summary>This node's TLS identity; null when the node runs without TLS (loopback or --insecure).</summary>
+    public ClusterTls? Tls { get; }
+
+    /// <summary>Where refused connections to this node are logged (rate-limited per peer host).</summary>
+    public ConnectionRejectionLog Rejections { get; }
+
+    /// <summary>Options for this node's TCP data-plane links: frame cap from HOCON, and the node's TLS identity.</summary>
+    public TcpTransportOptions DataPlaneOptions { get; }
+
     /// <summary>Completes with the exit code (<see cref="NodeExitCodes"/>) once the ActorSystem has terminated.</summary>
     public Task<int> WhenExited { get; }
 
@@ -53,8 +68,9 @@ public sealed class NodeHost : IAsyncDisposable
     public static string RoleName(NodeRole role) => role.ToString().ToLowerInvariant();
 
     /// <summary>
-    /// Starts the ActorSystem (which binds host:port and starts joining). A port already in use or a host that is not
-    /// local becomes a one-line <see cref="NodeStartException"/>.
+    /// Starts the ActorSystem (which binds host:port and starts joining). A port already in use, a host that is not
+    /// local, or a non-loopback address without TLS (checked before anything binds) becomes a one-line
+    /// <see cref="NodeStartException"/>.
     /// </summary>
     public static NodeHost Start(NodeOptions options, ILogger? log = null)
     {
@@ -63,11 +79,16 @@ public sealed class NodeHost : IAsyncDisposable
         var config = ClusterConfig.ForNode(options);
         var host = config.GetString("akka.remote.dot-netty.tcp.hostname");
         var port = config.GetInt("akka.remote.dot-netty.tcp.port");
+        var security = NodeSecurityOptions.FromConfig(config);
+        security.EnsureAllowedOn(host);
+        var tls = security.LoadTls();
+        log ??= Serilog.Log.Logger;
+        var rejections = new ConnectionRejectionLog(log, security.RejectionLogInterval);
         ListenPortProbe.EnsureFree(host, port);
         ActorSystem system;
         try
         {
-            system = ActorSystem.Create(ClusterConfig.SystemName, config);
+            system = AkkaTls.CreateSystem(ClusterConfig.SystemName, config, tls, rejections);
         }
         catch (Exception e) when (FindSocketError(e) is { } socketError)
         {
@@ -76,10 +97,11 @@ public sealed class NodeHost : IAsyncDisposable
                 : socketError.Message;
             throw new NodeStartException($"cannot listen on {host}:{port}: {why}", e);
         }
-        var node = new NodeHost(system, options, log ?? Serilog.Log.Logger);
+        var node = new NodeHost(system, options, log, tls, rejections);
         NodeLogging.SetNode(RoleName(options.Role), node.Host, node.Port);
-        node._log.Information("{Node} started (device {Device}, seed {Seed})", node.Label, options.Device,
-            options.Seed?.ToString() ?? "self");
+        node._log.Information("{Node} started (device {Device}, seed {Seed}, {Transport})", node.Label, options.Device,
+            options.Seed?.ToString() ?? "self",
+            tls == null ? "plain TCP" : $"mutual TLS as '{tls.Certificate.Subject}', trusting only '{tls.Authority.Subject}'");
         return node;
     }
 
@@ -95,7 +117,10 @@ public sealed class NodeHost : IAsyncDisposable
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         var code = await WhenExited.ConfigureAwait(false);
-        if (code == NodeExitCodes.Downed)
+        if (AkkaTls.IsTlsHandshakeFailure(CoordinatedShutdown.Get(System).ShutdownReason))
+            _log.Error("{Node} stops: a TLS handshake with a peer failed (is --cert issued by the cluster CA the seed trusts, " +
+                "and --ca the CA that issued the seed's certificate?)", Label);
+        else if (code == NodeExitCodes.Downed)
             _log.Error("{Node} was downed by the cluster and exits; a downed node cannot rejoin: restart it to join as a new node", Label);
         else
             _log.Information("{Node} stopped (exit code {Code})", Label, code);

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster.Tools.Client;
 using ShareLoRA.Cluster.Config;
+using ShareLoRA.Cluster.Security;
 
 namespace ShareLoRA.Cluster.Status;
 
@@ -14,15 +15,18 @@ namespace ShareLoRA.Cluster.Status;
 /// </summary>
 public static class StatusClient
 {
-    /// <summary>Queries the cluster through <paramref name="seed"/>; throws <see cref="TimeoutException"/> with one line on no answer.</summary>
-    public static async Task<StatusReport> QueryAsync(HostPort seed, TimeSpan timeout, string? bindHost = null)
+    /// <summary>
+    /// Queries the cluster through <paramref name="seed"/>; throws <see cref="TimeoutException"/> with one line on no
+    /// answer. A cluster running TLS answers only a client with a certificate from its CA (<paramref name="tls"/>).
+    /// </summary>
+    public static async Task<StatusReport> QueryAsync(HostPort seed, TimeSpan timeout, string? bindHost = null, ClusterTls? tls = null)
     {
-        var config = ClusterConfig.ForClient(bindHost ?? LocalHostToward(seed.Host))
+        var config = ClusterConfig.ForClient(bindHost ?? LocalHostToward(seed.Host), tls != null)
             .WithFallback(ClusterClientReceptionist.DefaultConfig());
-        var system = ActorSystem.Create(ClusterConfig.SystemName + "-status", config);
+        var system = AkkaTls.CreateSystem(ClusterConfig.SystemName + "-status", config, tls, rejections: null);
         try
         {
-            var receptionist = ActorPath.Parse(ClusterConfig.AddressOf(seed) + "/system/receptionist");
+            var receptionist = ActorPath.Parse(ClusterConfig.AddressOf(seed, tls != null) + "/system/receptionist");
             var settings = ClusterClientSettings.Create(system).WithInitialContacts(ImmutableHashSet.Create(receptionist));
             var client = system.ActorOf(ClusterClient.Props(settings), "client");
             try
@@ -33,8 +37,13 @@ public static class StatusClient
             }
             catch (AskTimeoutException)
             {
-                throw new TimeoutException(
-                    $"no status from a cluster at {seed} within {timeout.TotalSeconds:0} s (is a seed running there? is --seed right?)");
+                if (AkkaTls.IsTlsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason))
+                    throw new TimeoutException($"no status from {seed}: the TLS handshake failed (is --cert issued by the cluster's CA, " +
+                        "and --ca the CA that issued the seed's certificate?)");
+                throw new TimeoutException(tls == null
+                    ? $"no status from a cluster at {seed} within {timeout.TotalSeconds:0} s (is a seed running there? is --seed right? " +
+                      "a cluster running TLS answers only with --cert and --ca)"
+                    : $"no status from a cluster at {seed} within {timeout.TotalSeconds:0} s (is a seed running there with TLS? is --seed right?)");
             }
         }
         finally
