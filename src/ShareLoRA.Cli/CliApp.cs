@@ -29,6 +29,7 @@ public static class CliApp
         yield return TrainCommand.Create();
         yield return NodeCommand.Create();
         yield return StatusCommand.Create();
+        yield return SubmitCommand.Create();
     }
 
     public static int Run(string[] args)
