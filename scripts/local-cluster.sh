@@ -5,7 +5,9 @@
 # Exit code: that of `submit --wait` (0 = the job completed, 1 = it failed on the cluster, 2 = bad arguments).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cli="$here/sharelora"
+# SHARELORA_DLL=path/to/sharelora.dll runs an existing build (tests, benchmarks) instead of scripts/sharelora's Release build.
+if [[ -n "${SHARELORA_DLL:-}" ]]; then cli_cmd=(dotnet "$SHARELORA_DLL"); else cli_cmd=("$here/sharelora"); fi
+cli() { "${cli_cmd[@]}" "$@"; }
 
 workers=""
 job=""
@@ -25,7 +27,7 @@ if [[ ! "$workers" =~ ^[1-9][0-9]*$ ]]; then echo "error: --workers must be a po
 if [[ -z "$job" || ! -f "$job" ]]; then echo "error: --job must name an existing job file (got '${job}')" >&2; exit 2; fi
 
 # Build once up front, so the nodes do not race to build.
-"$cli" --help > /dev/null
+cli --help > /dev/null
 
 pids=()
 cleanup() {
@@ -58,16 +60,16 @@ free_port() {
 mkdir -p "$logs"
 port="$(free_port)"
 echo "local cluster: seed on 127.0.0.1:$port, $workers worker(s); node logs in $logs" >&2
-"$cli" node seed --host 127.0.0.1 --port "$port" --logs "$logs" > "$logs/seed.out" 2>&1 &
+(exec "${cli_cmd[@]}" node seed --host 127.0.0.1 --port "$port" --logs "$logs" > "$logs/seed.out" 2>&1) &
 pids+=($!)
 for i in $(seq "$workers"); do
-  "$cli" node worker --seed "127.0.0.1:$port" --host 127.0.0.1 --logs "$logs" > "$logs/worker-$i.out" 2>&1 &
+  (exec "${cli_cmd[@]}" node worker --seed "127.0.0.1:$port" --host 127.0.0.1 --logs "$logs" > "$logs/worker-$i.out" 2>&1) &
   pids+=($!)
 done
 
 # The coordinator waits for the workers itself (status "waiting for N workers, M up"), so submit at once.
 set +e
-"$cli" submit --seed "127.0.0.1:$port" --job "$job" "${sets[@]}" --wait --timeout 60
+cli submit --seed "127.0.0.1:$port" --job "$job" "${sets[@]}" --wait --timeout 60
 code=$?
 set -e
 exit $code

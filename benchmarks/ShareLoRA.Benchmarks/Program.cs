@@ -4,6 +4,7 @@ using ShareLoRA.Benchmarks;
 var benchmarks = new Dictionary<string, Action<string[]>>(StringComparer.OrdinalIgnoreCase)
 {
     ["model"] = ModelBenchmark.Run,
+    ["pipeline"] = PipelineBenchmark.Run,
 };
 if (args.Length == 0 || !benchmarks.TryGetValue(args[0], out var run))
 {
