@@ -37,6 +37,8 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private int _jobCounter;
+    private readonly HashSet<Address> _workers = [];
+    private readonly HashSet<Address> _unreachable = [];
 
     // The current job: run state, stage table and the step in progress.
     private JobRun? _run;
@@ -91,10 +93,6 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     private void WaitingForWorkers()
     {
-        Receive<ClusterEvent.MemberUp>(_ => TryStart());
-        Receive<ClusterEvent.ReachableMember>(_ => TryStart());
-        Receive<ClusterEvent.IMemberEvent>(_ => UpdateWaitingStatus());
-        Receive<ClusterEvent.IReachabilityEvent>(_ => UpdateWaitingStatus());
         BusyHandlers();
     }
 
@@ -105,7 +103,6 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         Receive<StartTimedOut>(m => m.JobId == _run!.JobId,
             _ => Fail($"the stages did not all load and connect within {StartTimeout.TotalMinutes:0} minutes " +
                       $"({_ready.Count(r => r is not null)} of {_ready.Length} loaded, {_connected.Count(c => c)} connected)"));
-        MembershipWatch();
         BusyHandlers();
     }
 
@@ -113,7 +110,6 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     {
         Receive<CoordinatorProtocol.StepPartial>(m => m.JobId == _run!.JobId, OnStepPartial);
         Receive<CoordinatorProtocol.StageAdapter>(m => m.JobId == _run!.JobId, OnStageAdapter);
-        MembershipWatch();
         BusyHandlers();
     }
 
@@ -142,19 +138,44 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         Receive<CoordinatorProtocol.StageAdapter>(_ => { });
         Receive<StartTimedOut>(_ => { });
         Receive<Terminated>(_ => { });
-        Receive<ClusterEvent.IMemberEvent>(_ => { });
-        Receive<ClusterEvent.IReachabilityEvent>(_ => { });
+        Receive<ClusterEvent.IMemberEvent>(OnMembership);
+        Receive<ClusterEvent.IReachabilityEvent>(OnMembership);
     }
 
-    // A worker holding a stage that becomes unreachable or leaves ends the job: its layers and their state are gone.
-    private void MembershipWatch()
+    // Workers are tracked from the events themselves: Cluster.State is a read view updated by its own subscription
+    // and can lag behind the event this actor is handling.
+    private void OnMembership(object e)
     {
-        Receive<ClusterEvent.UnreachableMember>(e => HoldsStage(e.Member.Address), e =>
-            Fail($"worker {e.Member.Address} holding stage {StageOn(e.Member.Address)} became unreachable"));
-        Receive<ClusterEvent.MemberRemoved>(e => HoldsStage(e.Member.Address), e =>
-            Fail($"worker {e.Member.Address} holding stage {StageOn(e.Member.Address)} left the cluster"));
-        Receive<ClusterEvent.MemberLeft>(e => HoldsStage(e.Member.Address), e =>
-            Fail($"worker {e.Member.Address} holding stage {StageOn(e.Member.Address)} is leaving the cluster"));
+        Address? lost = null;
+        string? how = null;
+        switch (e)
+        {
+            case ClusterEvent.MemberUp up when up.Member.HasRole(WorkerRole):
+                _workers.Add(up.Member.Address);
+                break;
+            case ClusterEvent.MemberRemoved removed:
+                _workers.Remove(removed.Member.Address);
+                _unreachable.Remove(removed.Member.Address);
+                (lost, how) = (removed.Member.Address, "left the cluster");
+                break;
+            case ClusterEvent.MemberLeft or ClusterEvent.MemberExited:
+                var leaving = ((ClusterEvent.MemberStatusChange)e).Member.Address;
+                _workers.Remove(leaving);
+                (lost, how) = (leaving, "is leaving the cluster");
+                break;
+            case ClusterEvent.UnreachableMember unreachable:
+                _unreachable.Add(unreachable.Member.Address);
+                (lost, how) = (unreachable.Member.Address, "became unreachable");
+                break;
+            case ClusterEvent.ReachableMember reachable:
+                _unreachable.Remove(reachable.Member.Address);
+                break;
+        }
+        if (_run is null) return;
+        if (_status.State == JobStatus.WaitingForWorkers) TryStart();
+        // A worker holding a stage that becomes unreachable or leaves ends the job: its layers and their state are gone.
+        else if (lost is not null && (_status.State is JobStatus.Starting or JobStatus.Running) && HoldsStage(lost))
+            Fail($"worker {lost} holding stage {StageOn(lost)} {how}");
     }
 
     private bool HoldsStage(Address address) => _assignments.Any(a => a.Worker == address);
@@ -194,14 +215,8 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         TryStart();
     }
 
-    private IReadOnlyList<Member> UpWorkers()
-    {
-        var state = _cluster.State;
-        return state.Members
-            .Where(m => m.Status == MemberStatus.Up && m.HasRole(WorkerRole) && !state.Unreachable.Contains(m))
-            .OrderBy(m => m.Address.ToString(), StringComparer.Ordinal)
-            .ToList();
-    }
+    private IReadOnlyList<Address> UpWorkers() =>
+        _workers.Where(a => !_unreachable.Contains(a)).OrderBy(a => a.ToString(), StringComparer.Ordinal).ToList();
 
     private void UpdateWaitingStatus()
     {
@@ -222,7 +237,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
             return;
         }
         _assignments = run.Plan.Stages
-            .Select(s => new Assignment(s.Index, workers[s.Index].Address, s.FirstLayer, s.EndLayer))
+            .Select(s => new Assignment(s.Index, workers[s.Index], s.FirstLayer, s.EndLayer))
             .ToArray();
         var jobJson = run.Job.ToJson();
         foreach (var a in _assignments)
