@@ -87,4 +87,22 @@ public sealed class DistributedTrainingTests(ClusterRunFixture fixture) : IClass
         Assert.Contains($"adapter sync: {expected} B/step", log);
         Assert.Contains("plain LoRA on the same targets and rank would need", log);
     }
+    [SkippableFact]
+    public async Task AModelMissingOnTheWorkersFailsTheJobWithTheWorkersMessage()
+    {
+        var model = SharedAssets.Stories260K;
+        var cluster = await fixture.ClusterAsync();
+        // The seed needs only config.json and the tokenizer; the workers need the weights, which this copy lacks.
+        var partial = Path.Combine(fixture.Folder, "model-without-weights");
+        Directory.CreateDirectory(partial);
+        foreach (var f in new[] { "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" })
+            if (File.Exists(Path.Combine(model, f))) File.Copy(Path.Combine(model, f), Path.Combine(partial, f), overwrite: true);
+        var jobPath = ClusterRunFixture.WriteJob(fixture.Folder, "no-weights", partial, fixture.DataFile, "share-a", 2, "1f1b");
+
+        using var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait");
+        int exit = submit.WaitForExit(JobTimeout);
+        Assert.Equal(1, exit);
+        Assert.Matches(@"error: job no-weights-\d+ failed: stage \d on worker akka\.tcp://sharelora@127\.0\.0\.1:\d+: load failed: ", submit.Output);
+        Assert.Contains(partial, submit.Output);
+    }
 }
