@@ -7,6 +7,8 @@ public static class Program
         "usage: ShareLoRA.Benchmarks model [--threads N] [--tiny-only]\n" +
         "       ShareLoRA.Benchmarks train [--job FILE] [--steps N] [--stages P] [--threads T] [--set key=value ...]\n" +
         "  model: forward tokens/s at 8 x 256 and generation tokens/s, tiny model and a ~100M random config\n" +
+        "       ShareLoRA.Benchmarks pipeline [...]\n" +
+        "  pipeline: tokens/s of the single-process trainer against 2 and 3 worker processes\n" +
         "  train: tokens/s and peak working set of lora, share-a, share-b and share-ab on the same job (each in its own process)";
 
     public static int Main(string[] args)
@@ -16,6 +18,7 @@ public static class Program
         switch (mode)
         {
             case "model": ModelBenchmark.Run(rest); return 0;
+            case "pipeline": PipelineBenchmark.Run(rest); return 0;
             case TrainThroughputBenchmark.Mode: return TrainThroughputBenchmark.Run(rest);
             case TrainThroughputBenchmark.ChildMode: return TrainThroughputBenchmark.RunOne(rest);
             default:

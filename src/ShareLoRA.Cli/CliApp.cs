@@ -32,6 +32,7 @@ public static class CliApp
         yield return StatusCommand.Create();
         yield return E2eMetricsCommand.Create();
         yield return CertsCommand.Create();
+        yield return SubmitCommand.Create();
     }
 
     public static int Run(string[] args)

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Cluster.Tools.Client;
 using Serilog;
 using ShareLoRA.Cluster.Config;
+using ShareLoRA.Cluster.Coordination;
 using ShareLoRA.Cluster.DataPlane;
 using ShareLoRA.Cluster.Logging;
 using ShareLoRA.Cluster.Nodes;
@@ -37,6 +38,7 @@ public sealed class NodeHost : IAsyncDisposable
         Guardian = system.ActorOf(NodeGuardian.Props(options.Device, options.Threads), NodeGuardian.Name);
         var status = system.ActorOf(Props.Create<StatusService>(), StatusService.Name);
         ClusterClientReceptionist.Get(system).RegisterService(status);
+        if (options.Role == NodeRole.Seed) CoordinatorSingleton.Start(system);
         WhenExited = system.WhenTerminated.ContinueWith(_ => ExitCodeOf(CoordinatedShutdown.Get(system).ShutdownReason),
             TaskScheduler.Default);
         Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => _log.Information("{Node} is Up in the cluster", Label));

@@ -1,12 +1,14 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using ShareLoRA.Cluster.Coordination;
+using ShareLoRA.Cluster.Stages;
 
 namespace ShareLoRA.Cluster.Nodes;
 
 /// <summary>
 /// The one top-level actor of every node (/user/node): reports the node's devices and memory, logs membership
-/// changes it observes, and (later) spawns the pipeline stages the coordinator assigns to this node.
+/// changes it observes, and spawns the pipeline stages (<see cref="StageActor"/>) the coordinator assigns to this node.
 /// </summary>
 public sealed class NodeGuardian : ReceiveActor
 {
@@ -28,6 +30,18 @@ public sealed class NodeGuardian : ReceiveActor
                 threads,
                 DeviceInventory.Detect(probeCuda: assignedDevice != "cpu"),
                 Environment.ProcessId));
+        });
+        Receive<StageProtocol.SpawnStage>(spawn =>
+        {
+            try
+            {
+                Context.ActorOf(StageActor.Props(spawn, assignedDevice), StageActor.NameOf(spawn.JobId, spawn.StageIndex));
+            }
+            catch (Exception e)
+            {
+                spawn.Coordinator.Tell(new CoordinatorProtocol.StageFailed(spawn.JobId, spawn.StageIndex,
+                    $"stage {spawn.StageIndex} on worker {_cluster.SelfAddress}: cannot create the stage actor: {e.Message}"));
+            }
         });
         Receive<ClusterEvent.MemberUp>(e => _log.Info("member up: {0} [{1}]", e.Member.Address, string.Join(",", e.Member.Roles)));
         Receive<ClusterEvent.UnreachableMember>(e => _log.Warning("member unreachable: {0}", e.Member.Address));

@@ -53,7 +53,7 @@ public static class StatusClient
     }
 
     /// <summary>The local address the cluster can reach us on: loopback for a loopback seed, else the routed interface.</summary>
-    private static string LocalHostToward(string seedHost)
+    internal static string LocalHostToward(string seedHost)
     {
         if (seedHost == "localhost" || (IPAddress.TryParse(seedHost, out var ip) && IPAddress.IsLoopback(ip))) return "127.0.0.1";
         try

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
+using ShareLoRA.Cluster.Coordination;
 using ShareLoRA.Cluster.Nodes;
 
 namespace ShareLoRA.Cluster.Status;
@@ -40,11 +41,25 @@ public sealed class StatusService : ReceiveActor
                 .Select(m => AskReport(Context.ActorSelection(m.Address + "/user/" + NodeGuardian.Name)))
                 .ToArray();
             var reportedBy = cluster.SelfAddress.ToString();
+            var job = AskJob(Context.ActorSelection(CoordinatorSingleton.ProxyPath));
             Task.WhenAll(asks)
                 .ContinueWith(t => new StatusReport(reportedBy, DateTimeOffset.UtcNow, members,
-                    t.Result.OfType<NodeProtocol.NodeReport>().ToArray()), TaskScheduler.Default)
+                    t.Result.OfType<NodeProtocol.NodeReport>().ToArray(), job.Result), TaskScheduler.Default)
                 .PipeTo(Sender);
         });
+    }
+
+    // Only seed nodes run the coordinator proxy; elsewhere (or while the singleton starts) there is no job to show.
+    private static async Task<JobStatus?> AskJob(ActorSelection proxy)
+    {
+        try
+        {
+            return await proxy.Ask<JobStatus>(new CoordinatorProtocol.GetJobStatus(), NodeReportTimeout).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            return null;
+        }
     }
 
     private static async Task<NodeProtocol.NodeReport?> AskReport(ActorSelection guardian)

@@ -1,5 +1,7 @@
+using ShareLoRA.Cluster.Coordination;
 using ShareLoRA.Cluster.DataPlane;
 using ShareLoRA.Cluster.Nodes;
+using ShareLoRA.Cluster.Stages;
 using ShareLoRA.Cluster.Status;
 
 namespace ShareLoRA.Cluster.Wire;
@@ -20,6 +22,22 @@ public static class WireMessageTypes
         ("dp.ack", typeof(DataPlaneProtocol.ActivationAck)),
         ("dp.tcp-address", typeof(DataPlaneAddress)),
         ("dp.get-tcp-address", typeof(DataPlaneProtocol.GetDataPlaneAddress)),
+        ("coord.submit", typeof(CoordinatorProtocol.SubmitJob)),
+        ("coord.accepted", typeof(CoordinatorProtocol.JobAccepted)),
+        ("coord.rejected", typeof(CoordinatorProtocol.JobRejected)),
+        ("coord.get-status", typeof(CoordinatorProtocol.GetJobStatus)),
+        ("coord.status", typeof(JobStatus)),
+        ("coord.stage-ready", typeof(CoordinatorProtocol.StageReady)),
+        ("coord.stage-connected", typeof(CoordinatorProtocol.StageConnected)),
+        ("coord.stage-failed", typeof(CoordinatorProtocol.StageFailed)),
+        ("coord.step-partial", typeof(CoordinatorProtocol.StepPartial)),
+        ("coord.stage-adapter", typeof(CoordinatorProtocol.StageAdapter)),
+        ("stage.spawn", typeof(StageProtocol.SpawnStage)),
+        ("stage.connect", typeof(StageProtocol.ConnectNeighbours)),
+        ("stage.run-step", typeof(StageProtocol.RunStep)),
+        ("stage.commit", typeof(StageProtocol.StepCommit)),
+        ("stage.collect-adapter", typeof(StageProtocol.CollectAdapter)),
+        ("stage.stop", typeof(StageProtocol.StopStage)),
     ];
 
     private static readonly Dictionary<string, Type> ByManifest = Entries.ToDictionary(e => e.Manifest, e => e.Type);

@@ -62,15 +62,8 @@ public sealed class LocalPipelineTrainer : IDisposable
         (ModelConfig, Layout) = ResolveModel(job);
         if (data.Train.Count == 0) throw new DatasetException($"{job.Data.Train}: no training examples");
 
-        var policy = AdapterLayoutFactory.PolicyOf(job.Adapter, JobSource(job));
-        var kind = job.Pipeline.Schedule == "gpipe" ? ScheduleKind.GPipe : ScheduleKind.OneFOneB;
-        var request = new PlanRequest(job.Pipeline.Stages, job.Batch.MicroBatches, job.Batch.MicroBatchSize,
-            job.Data.SourceMaxLen + job.Data.TargetMaxLen, kind, policy, job.Adapter.Rank, DTypeBytes(job.Dtype))
-        {
-            ActivationDtypeBytes = 4,
-        };
-        Plan = PartitionPlanner.Plan(ShapeOf(ModelConfig), request);
-        _schedule = PipelineSchedule.Create(kind, job.Pipeline.Stages, job.Batch.MicroBatches);
+        Plan = PlanOf(job, ModelConfig);
+        _schedule = Plan.Schedule;
         _learningRate = ScheduleOf(job);
         _device = torch.device(job.Device);
         _loader = new DataLoader(data.Train, job.Batch.MicroBatchSize, padId, (ulong)job.Seed, job.Data.Shuffle, job.Data.GroupByLength);
@@ -251,8 +244,9 @@ public sealed class LocalPipelineTrainer : IDisposable
         _log.Information("adapter written to {Directory} (PEFT + {Native})", directory, NativeAdapterFormat.FileName);
     }
 
-    // Labels are unshifted: position i's logits predict label i + 1, so column 0 never carries loss.
-    private static long PredictedTargets(Batch b)
+    /// <summary>Target tokens of a micro-batch as the last stage counts them. Labels are unshifted: position i's logits
+    /// predict label i + 1, so column 0 never carries loss.</summary>
+    public static long PredictedTargets(Batch b)
     {
         long n = 0;
         for (int r = 0; r < b.Rows; r++)
@@ -266,8 +260,22 @@ public sealed class LocalPipelineTrainer : IDisposable
 
     private static string JobSource(JobConfig job) => $"job '{job.Name}'";
 
+    /// <summary>The partition of <paramref name="job"/> over <paramref name="config"/>'s layers (pipeline.stages stages, the job's
+    /// schedule): the same plan the cluster coordinator uses, so both runs cut the model identically.</summary>
+    public static PartitionPlan PlanOf(JobConfig job, LlamaConfig config)
+    {
+        var policy = AdapterLayoutFactory.PolicyOf(job.Adapter, JobSource(job));
+        var kind = job.Pipeline.Schedule == "gpipe" ? ScheduleKind.GPipe : ScheduleKind.OneFOneB;
+        var request = new PlanRequest(job.Pipeline.Stages, job.Batch.MicroBatches, job.Batch.MicroBatchSize,
+            job.Data.SourceMaxLen + job.Data.TargetMaxLen, kind, policy, job.Adapter.Rank, DTypeBytes(job.Dtype))
+        {
+            ActivationDtypeBytes = 4,
+        };
+        return PartitionPlanner.Plan(ShapeOf(config), request);
+    }
+
     /// <summary>Reads the model's config.json and checks the job against it (adapter ranks and targets, stage count).</summary>
-    private static (LlamaConfig Config, AdapterLayout Layout) ResolveModel(JobConfig job)
+    public static (LlamaConfig Config, AdapterLayout Layout) ResolveModel(JobConfig job)
     {
         var configPath = Path.Combine(job.Model, "config.json");
         var config = LlamaConfig.Load(configPath);
@@ -281,7 +289,8 @@ public sealed class LocalPipelineTrainer : IDisposable
     private static ModelShape ShapeOf(LlamaConfig c) =>
         new(c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.VocabSize, c.TieWordEmbeddings);
 
-    private static LearningRateSchedule ScheduleOf(JobConfig job)
+    /// <summary>The learning-rate schedule of a job (optim.schedule, warmup, steps).</summary>
+    public static LearningRateSchedule ScheduleOf(JobConfig job)
     {
         var kind = job.Optim.Schedule switch
         {
@@ -292,7 +301,8 @@ public sealed class LocalPipelineTrainer : IDisposable
         return new LearningRateSchedule(kind, job.Optim.Lr, job.Optim.WarmupSteps, job.Steps);
     }
 
-    private static ScalarType ScalarTypeOf(string dtype) => dtype switch
+    /// <summary>The compute dtype of a job's "dtype" field.</summary>
+    public static ScalarType ScalarTypeOf(string dtype) => dtype switch
     {
         "bf16" => ScalarType.BFloat16,
         "fp16" => ScalarType.Float16,

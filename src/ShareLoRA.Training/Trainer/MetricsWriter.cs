@@ -19,7 +19,11 @@ public sealed class MetricsWriter : IDisposable
     }
 
     /// <summary>A step record: step, loss, lr, grad_norm, clip_coefficient, tokens, target_tokens, tokens_per_s, wall_s [, eval_loss].</summary>
-    public void Write(StepMetrics m) => WriteLine(w =>
+    public void Write(StepMetrics m) => Write(m, null);
+
+    /// <summary>A step record followed by <paramref name="extra"/> fields in order (e.g. a cluster run's bubble_fraction,
+    /// activation_bytes, adapter_sync_bytes); readers ignore fields they do not know.</summary>
+    public void Write(StepMetrics m, IReadOnlyList<(string Name, double Value)>? extra) => WriteLine(w =>
     {
         w.WriteNumber("step", m.Step);
         w.WriteNumber("loss", m.Loss);
@@ -31,6 +35,7 @@ public sealed class MetricsWriter : IDisposable
         w.WriteNumber("tokens_per_s", Math.Round(m.TokensPerSecond, 1));
         w.WriteNumber("wall_s", Math.Round(m.WallSeconds, 3));
         if (m.EvalLoss is { } e) w.WriteNumber("eval_loss", e);
+        foreach (var (name, value) in extra ?? []) w.WriteNumber(name, value);
     });
 
     /// <summary>An evaluation outside a step (before the first update): step 0 and eval_loss.</summary>

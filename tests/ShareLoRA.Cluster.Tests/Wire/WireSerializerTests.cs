@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Akka.Actor;
+using ShareLoRA.Cluster.Coordination;
 using ShareLoRA.Cluster.DataPlane;
 using ShareLoRA.Cluster.Nodes;
+using ShareLoRA.Cluster.Stages;
 using ShareLoRA.Cluster.Status;
 using ShareLoRA.Cluster.Wire;
 
@@ -26,6 +28,28 @@ public sealed class WireSerializerTests : IDisposable
         [typeof(DataPlaneProtocol.ActivationAck)] = new DataPlaneProtocol.ActivationAck(new ActivationTag(1, 0, ActivationDirection.Forward)),
         [typeof(DataPlaneAddress)] = new DataPlaneAddress("10.0.0.3", 45001, "00FF"),
         [typeof(DataPlaneProtocol.GetDataPlaneAddress)] = new DataPlaneProtocol.GetDataPlaneAddress("stage1->stage2"),
+        // Actor references are null here (they travel as paths; ActorRefsTravelAsPathsAndResolveOnTheOtherSide covers them).
+        [typeof(CoordinatorProtocol.SubmitJob)] = new CoordinatorProtocol.SubmitJob("{\"name\": \"x\"}"),
+        [typeof(CoordinatorProtocol.JobAccepted)] = new CoordinatorProtocol.JobAccepted("x-1", 30),
+        [typeof(CoordinatorProtocol.JobRejected)] = new CoordinatorProtocol.JobRejected("job x-1 is Running"),
+        [typeof(CoordinatorProtocol.GetJobStatus)] = new CoordinatorProtocol.GetJobStatus(),
+        [typeof(JobStatus)] = new JobStatus("x-1", "x", JobStatus.Running, "step 2/30", 2, 30, 3.25, 1234.5,
+            [new StageStatus(0, "akka.tcp://sharelora@10.0.0.2:4100", 0, 3, "cuda:0"), new StageStatus(1, "akka.tcp://sharelora@10.0.0.3:4100", 3, 5, "cpu")], "/runs/x"),
+        [typeof(CoordinatorProtocol.StageReady)] = new CoordinatorProtocol.StageReady("x-1", 1, null!, "akka.tcp://sharelora@10.0.0.3:4100", "cpu",
+            new DataPlaneAddress("10.0.0.3", 45001, "AB")),
+        [typeof(CoordinatorProtocol.StageConnected)] = new CoordinatorProtocol.StageConnected("x-1", 1),
+        [typeof(CoordinatorProtocol.StageFailed)] = new CoordinatorProtocol.StageFailed("x-1", 1, "stage 1 on worker w: load failed: no config.json"),
+        [typeof(CoordinatorProtocol.StepPartial)] = new CoordinatorProtocol.StepPartial("x-1", 4, 1,
+            new Dictionary<string, TensorPayload> { ["shared.q.A"] = new TensorPayload([1, 2], "f32", [0, 0, 128, 63, 0, 0, 0, 64]) }, 0.5, 12.25, 40, 0.125, 4096),
+        [typeof(CoordinatorProtocol.StageAdapter)] = new CoordinatorProtocol.StageAdapter("x-1", 0,
+            new Dictionary<string, TensorPayload> { ["layers.0.q.B"] = new TensorPayload([1], "f32", [0, 0, 128, 63]) }),
+        [typeof(StageProtocol.SpawnStage)] = new StageProtocol.SpawnStage("x-1", 1, 3, "{}", 2, 4, null!),
+        [typeof(StageProtocol.ConnectNeighbours)] = new StageProtocol.ConnectNeighbours("x-1", new DataPlaneAddress("10.0.0.4", 45002, "CD")),
+        [typeof(StageProtocol.RunStep)] = new StageProtocol.RunStep("x-1", 4, 40, [new StageProtocol.MicroBatchData(1, 3, [1, 5, 6], null, [1, 1, 0])]),
+        [typeof(StageProtocol.StepCommit)] = new StageProtocol.StepCommit("x-1", 4,
+            new Dictionary<string, TensorPayload> { ["shared.q.A"] = new TensorPayload([1], "f32", [0, 0, 128, 63]) }, 0.75, 1e-3),
+        [typeof(StageProtocol.CollectAdapter)] = new StageProtocol.CollectAdapter("x-1"),
+        [typeof(StageProtocol.StopStage)] = new StageProtocol.StopStage("x-1"),
     };
 
     public static TheoryData<string> Manifests()

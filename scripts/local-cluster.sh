@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs a job on a local cluster: a seed and N workers as separate processes on 127.0.0.1 (free ports), then
+# `sharelora submit --wait`, and stops every process it started — also on failure or Ctrl-C.
+#   scripts/local-cluster.sh --workers N --job FILE [--set key=value ...] [--logs DIR]
+# Exit code: that of `submit --wait` (0 = the job completed, 1 = it failed on the cluster, 2 = bad arguments).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# SHARELORA_DLL=path/to/sharelora.dll runs an existing build (tests, benchmarks) instead of scripts/sharelora's Release build.
+if [[ -n "${SHARELORA_DLL:-}" ]]; then cli_cmd=(dotnet "$SHARELORA_DLL"); else cli_cmd=("$here/sharelora"); fi
+cli() { "${cli_cmd[@]}" "$@"; }
+
+workers=""
+job=""
+logs="logs/local-cluster"
+sets=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --workers) workers="$2"; shift 2 ;;
+    --job) job="$2"; shift 2 ;;
+    --set) sets+=(--set "$2"); shift 2 ;;
+    --logs) logs="$2"; shift 2 ;;
+    -h|--help) sed -n '2,6p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [[ ! "$workers" =~ ^[1-9][0-9]*$ ]]; then echo "error: --workers must be a positive number (got '${workers}')" >&2; exit 2; fi
+if [[ -z "$job" || ! -f "$job" ]]; then echo "error: --job must name an existing job file (got '${job}')" >&2; exit 2; fi
+
+# Build once up front, so the nodes do not race to build.
+cli --help > /dev/null
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # Give nodes a moment to leave the cluster cleanly, then make sure none is left.
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [[ $alive == 0 ]] && break
+    sleep 0.2
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A free port for the seed: ask the kernel for one (bind to port 0), else probe upwards from a random start.
+free_port() {
+  if command -v python3 > /dev/null; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    return
+  fi
+  local port=$((20000 + RANDOM % 20000))
+  while (echo > "/dev/tcp/127.0.0.1/$port") 2> /dev/null; do port=$((port + 1)); done
+  echo "$port"
+}
+
+mkdir -p "$logs"
+port="$(free_port)"
+echo "local cluster: seed on 127.0.0.1:$port, $workers worker(s); node logs in $logs" >&2
+(exec "${cli_cmd[@]}" node seed --host 127.0.0.1 --port "$port" --logs "$logs" > "$logs/seed.out" 2>&1) &
+pids+=($!)
+for i in $(seq "$workers"); do
+  (exec "${cli_cmd[@]}" node worker --seed "127.0.0.1:$port" --host 127.0.0.1 --logs "$logs" > "$logs/worker-$i.out" 2>&1) &
+  pids+=($!)
+done
+
+# The coordinator waits for the workers itself (status "waiting for N workers, M up"), so submit at once.
+set +e
+cli submit --seed "127.0.0.1:$port" --job "$job" "${sets[@]}" --wait --timeout 60
+code=$?
+set -e
+exit $code

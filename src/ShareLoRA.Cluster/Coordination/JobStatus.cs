@@ -1,0 +1,42 @@
+using MessagePack;
+using ShareLoRA.Cluster.Wire;
+
+namespace ShareLoRA.Cluster.Coordination;
+
+/// <summary>
+/// The coordinator's current or last job as `sharelora status` and `submit --wait` show it. State is one of
+/// Idle, WaitingForWorkers, Starting, Running, Completed, Failed; Message says what it waits for or why it failed.
+/// </summary>
+[MessagePackObject]
+public sealed record JobStatus(
+    [property: Key(0)] string? JobId,
+    [property: Key(1)] string? Name,
+    [property: Key(2)] string State,
+    [property: Key(3)] string Message,
+    [property: Key(4)] int Step,
+    [property: Key(5)] int Steps,
+    [property: Key(6)] double? Loss,
+    [property: Key(7)] double TokensPerSecond,
+    [property: Key(8)] StageStatus[] Stages,
+    [property: Key(9)] string? Output) : IClusterMessage
+{
+    public const string Idle = "Idle";
+    public const string WaitingForWorkers = "WaitingForWorkers";
+    public const string Starting = "Starting";
+    public const string Running = "Running";
+    public const string Completed = "Completed";
+    public const string Failed = "Failed";
+
+    /// <summary>True once the job will not change any more.</summary>
+    [IgnoreMember]
+    public bool IsFinished => State is Completed or Failed;
+}
+
+/// <summary>One stage of the running job: where it runs and which layers it holds.</summary>
+[MessagePackObject]
+public sealed record StageStatus(
+    [property: Key(0)] int Index,
+    [property: Key(1)] string Node,
+    [property: Key(2)] int FirstLayer,
+    [property: Key(3)] int EndLayer,
+    [property: Key(4)] string Device);

@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using ShareLoRA.Cluster.Coordination;
+using ShareLoRA.Cluster.DataPlane;
+using ShareLoRA.Cluster.Wire;
+using ShareLoRA.Model.Adapters;
+using ShareLoRA.Training.Data;
+using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Pipeline;
+using ShareLoRA.Training.Planning;
+using ShareLoRA.Training.Trainer;
+using static TorchSharp.torch;
+
+namespace ShareLoRA.Cluster.Stages;
+
+/// <summary>
+/// One pipeline stage of a job on a worker: a thin shell around a <see cref="PipelineStage"/> that loads only its
+/// layers, opens the data-plane links to its neighbours, runs each step's ops in the job's schedule (activations
+/// forward to the next stage and gradients back to the previous one, directly over <see cref="IActivationTransport"/>),
+/// reports its partial shared gradients to the coordinator and applies the coordinator's commit.
+/// </summary>
+/// <remarks>
+/// Runs on its own pinned dispatcher (<see cref="DispatcherId"/>): TorchSharp dispose scopes and grad mode are
+/// per thread, and awaits inside <c>ReceiveAsync</c> resume through the actor's mailbox on that same thread.
+/// Any failure is reported to the coordinator as StageFailed naming this worker, and the stage stops.
+/// </remarks>
+public sealed class StageActor : ReceiveActor
+{
+    /// <summary>HOCON path of the stage dispatcher (cluster-config/base.hocon).</summary>
+    public const string DispatcherId = "sharelora.stage-dispatcher";
+
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StageProtocol.SpawnStage _spec;
+    private readonly string _device;
+    private readonly string _node;
+    private PipelineStage? _stage;
+    private PipelineSchedule? _schedule;
+    private WireDType _wire;
+    private TcpActivationListener? _listener;
+    private IActivationTransport? _previous, _next;
+    private bool _failed;
+
+    private sealed record Load
+    {
+        public static readonly Load Instance = new();
+    }
+
+    public StageActor(StageProtocol.SpawnStage spec, string device)
+    {
+        _spec = spec;
+        _device = device;
+        _node = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
+        Receive<Load>(_ => LoadStage());
+        ReceiveAsync<StageProtocol.ConnectNeighbours>(m => m.JobId == _spec.JobId, ConnectAsync);
+        ReceiveAsync<StageProtocol.RunStep>(m => m.JobId == _spec.JobId, RunStepAsync);
+        Receive<StageProtocol.StepCommit>(m => m.JobId == _spec.JobId, Commit);
+        Receive<StageProtocol.CollectAdapter>(m => m.JobId == _spec.JobId, _ => Guard("adapter collection", () =>
+        {
+            var values = _stage!.LocalParameters.ToDictionary(p => p.Name, p => TensorPayload.FromTensor(p.Value));
+            _spec.Coordinator.Tell(new CoordinatorProtocol.StageAdapter(_spec.JobId, _spec.StageIndex, values));
+        }));
+        Receive<StageProtocol.StopStage>(m => m.JobId == _spec.JobId, _ => Context.Stop(Self));
+        Receive<Terminated>(t => t.ActorRef.Equals(_spec.Coordinator), _ =>
+        {
+            _log.Warning("stage {0} of job {1}: the coordinator is gone; stopping", _spec.StageIndex, _spec.JobId);
+            Context.Stop(Self);
+        });
+    }
+
+    public static Props Props(StageProtocol.SpawnStage spec, string device) =>
+        Akka.Actor.Props.Create(() => new StageActor(spec, device)).WithDispatcher(DispatcherId);
+
+    /// <summary>The actor name of a job's stage under its node guardian.</summary>
+    public static string NameOf(string jobId, int stageIndex) => $"stage-{jobId}-{stageIndex}";
+
+    private bool IsFirst => _spec.StageIndex == 0;
+    private bool IsLast => _spec.StageIndex == _spec.Stages - 1;
+
+    protected override void PreStart()
+    {
+        Context.Watch(_spec.Coordinator);
+        Self.Tell(Load.Instance);
+    }
+
+    private void LoadStage() => Guard("load", () =>
+    {
+        var job = JobConfig.Parse(_spec.JobJson, $"job {_spec.JobId}", "/");
+        // A model directory missing on this worker fails here, naming the path; the coordinator fails the job with it.
+        var (_, layout) = LocalPipelineTrainer.ResolveModel(job);
+        var optimizer = new AdamWSettings(job.Optim.Lr, job.Optim.Betas.Beta1, job.Optim.Betas.Beta2, job.Optim.Eps, job.Optim.WeightDecay);
+        var watch = Stopwatch.StartNew();
+        _stage = PipelineStage.Load(job.Model, _spec.StageIndex, _spec.FirstLayer, _spec.EndLayer, IsFirst, IsLast,
+            layout, job.Seed, optimizer, LocalPipelineTrainer.ScalarTypeOf(job.Dtype), _device);
+        var kind = job.Pipeline.Schedule == "gpipe" ? ScheduleKind.GPipe : ScheduleKind.OneFOneB;
+        _schedule = PipelineSchedule.Create(kind, _spec.Stages, job.Batch.MicroBatches);
+        _wire = job.Pipeline.WireDtype == "bf16" ? WireDType.Bf16 : WireDType.F32;
+        if (!IsFirst)
+        {
+            var host = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.Host ?? "127.0.0.1";
+            _listener = TcpActivationListener.Start(host, 0);
+        }
+        _log.Info("stage {0} of job {1}: layers {2}-{3} loaded on {4} in {5:0.00} s", _spec.StageIndex, _spec.JobId,
+            _spec.FirstLayer, _spec.EndLayer - 1, _device, watch.Elapsed.TotalSeconds);
+        _spec.Coordinator.Tell(new CoordinatorProtocol.StageReady(_spec.JobId, _spec.StageIndex, Self, _node, _device, _listener?.Address));
+    });
+
+    private async Task ConnectAsync(StageProtocol.ConnectNeighbours m)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(ConnectTimeout);
+            var accept = _listener?.AcceptAsync(timeout.Token);
+            var connect = m.Next is { } next ? TcpActivationTransport.ConnectAsync(next, cancellationToken: timeout.Token) : null;
+            if (accept is not null) _previous = await accept;
+            if (connect is not null) _next = await connect;
+            _listener?.Dispose();
+            _listener = null;
+            _spec.Coordinator.Tell(new CoordinatorProtocol.StageConnected(_spec.JobId, _spec.StageIndex));
+        }
+        catch (Exception e)
+        {
+            Fail("data-plane connection", e);
+        }
+    }
+
+    private async Task RunStepAsync(StageProtocol.RunStep m)
+    {
+        if (_failed) return;
+        var stage = _stage!;
+        var inputs = m.MicroBatches.Select(ToTensors).ToList();
+        var losses = new double[inputs.Count];
+        long targets = 0, sent = 0;
+        double busy = 0;
+        try
+        {
+            foreach (var op in _schedule!.For(_spec.StageIndex))
+            {
+                int mb = op.MicroBatch;
+                var input = inputs[mb];
+                if (op.Kind == PipelineOpKind.Forward)
+                {
+                    Tensor? received = null;
+                    if (!IsFirst)
+                        received = (await _previous!.ReceiveAsync(new ActivationTag(m.Step, mb, ActivationDirection.Forward))).ToTensor();
+                    long start = Stopwatch.GetTimestamp();
+                    TensorPayload? payload = null;
+                    using (received)
+                    {
+                        var result = stage.Forward(m.Step, mb, received ?? input.InputIds, input.AttentionMask, IsLast ? input.Labels : null, m.LossDivisor);
+                        if (result.Activation is { } activation)
+                            using (activation) payload = TensorPayload.FromTensor(activation, _wire);
+                        else
+                        {
+                            losses[mb] = result.LossSum!.Value;
+                            targets += result.TargetTokens;
+                        }
+                    }
+                    busy += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    if (payload is not null)
+                    {
+                        await _next!.SendAsync(new ActivationTag(m.Step, mb, ActivationDirection.Forward), payload);
+                        sent += payload.Bytes.LongLength;
+                    }
+                }
+                else
+                {
+                    Tensor? gradient = null;
+                    if (!IsLast)
+                        gradient = (await _next!.ReceiveAsync(new ActivationTag(m.Step, mb, ActivationDirection.Backward))).ToTensor();
+                    long start = Stopwatch.GetTimestamp();
+                    TensorPayload? payload = null;
+                    using (gradient)
+                    {
+                        var back = stage.Backward(mb, gradient);
+                        if (back is not null)
+                            using (back) payload = TensorPayload.FromTensor(back, _wire);
+                    }
+                    busy += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    if (payload is not null)
+                    {
+                        await _previous!.SendAsync(new ActivationTag(m.Step, mb, ActivationDirection.Backward), payload);
+                        sent += payload.Bytes.LongLength;
+                    }
+                }
+            }
+            long reportStart = Stopwatch.GetTimestamp();
+            var grads = stage.SharedGradients();
+            Dictionary<string, TensorPayload> partial;
+            try { partial = grads.ToDictionary(g => g.Key, g => TensorPayload.FromTensor(g.Value)); }
+            finally { foreach (var g in grads.Values) g.Dispose(); }
+            double localNorm = stage.LocalGradNormSquared();
+            busy += Stopwatch.GetElapsedTime(reportStart).TotalSeconds;
+            // Summed in micro-batch order, as the single-process trainer does, so the step loss is bitwise the same.
+            _spec.Coordinator.Tell(new CoordinatorProtocol.StepPartial(_spec.JobId, m.Step, _spec.StageIndex, partial, localNorm,
+                losses.Sum(), targets, busy, sent));
+        }
+        catch (Exception e)
+        {
+            Fail($"step {m.Step + 1}", e);
+        }
+        finally
+        {
+            foreach (var t in inputs) t.Dispose();
+        }
+    }
+
+    private void Commit(StageProtocol.StepCommit m) => Guard($"commit of step {m.Step + 1}", () =>
+    {
+        var values = m.SharedValues.ToDictionary(v => v.Key, v => v.Value.ToTensor());
+        try
+        {
+            // Same order as the single-process trainer: own AdamW step with the global clip, new shared values, zero grads.
+            _stage!.StepLocal(m.LearningRate, m.ClipCoefficient);
+            _stage.SetSharedValues(values);
+            _stage.ZeroGrad();
+        }
+        finally
+        {
+            foreach (var t in values.Values) t.Dispose();
+        }
+    });
+
+    private BatchTensors ToTensors(StageProtocol.MicroBatchData b)
+    {
+        int n = b.Rows * b.Columns;
+        // Stages get only what they use; the other fields are filled so one tensor type serves every stage.
+        var batch = new Batch(b.Rows, b.Columns, b.InputIds ?? new int[n], b.Labels ?? Enumerable.Repeat(TokenizedExample.IgnoreIndex, n).ToArray(),
+            b.AttentionMask, []);
+        return BatchTensors.From(batch, device(_device));
+    }
+
+    private void Guard(string what, Action action)
+    {
+        if (_failed) return;
+        try { action(); }
+        catch (Exception e) { Fail(what, e); }
+    }
+
+    private void Fail(string what, Exception e)
+    {
+        if (_failed) return;
+        _failed = true;
+        var message = $"stage {_spec.StageIndex} on worker {_node}: {what} failed: {e.Message.Split('\n')[0]}";
+        _log.Error(e, "{0}", message);
+        _spec.Coordinator.Tell(new CoordinatorProtocol.StageFailed(_spec.JobId, _spec.StageIndex, message));
+        Context.Stop(Self);
+    }
+
+    protected override void PostStop()
+    {
+        foreach (var link in new[] { _previous, _next })
+            if (link is not null)
+                try { link.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(3)); }
+                catch (Exception) { /* the link is broken anyway */ }
+        _listener?.Dispose();
+        _stage?.Dispose();
+        _stage = null;
+    }
+}

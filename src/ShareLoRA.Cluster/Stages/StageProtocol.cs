@@ -1,0 +1,71 @@
+using Akka.Actor;
+using MessagePack;
+using ShareLoRA.Cluster.DataPlane;
+using ShareLoRA.Cluster.Wire;
+
+namespace ShareLoRA.Cluster.Stages;
+
+/// <summary>
+/// Messages a <see cref="StageActor"/> receives (from the coordinator, or its node guardian for <see cref="SpawnStage"/>).
+/// Every message names its job so a late message of an aborted job is recognised and dropped.
+/// </summary>
+public static class StageProtocol
+{
+    /// <summary>To a worker's node guardian: create the stage actor that loads layers [FirstLayer, EndLayer) of the job's
+    /// model and reports <see cref="Coordination.CoordinatorProtocol.StageReady"/> or <see cref="Coordination.CoordinatorProtocol.StageFailed"/>
+    /// to <paramref name="Coordinator"/>.</summary>
+    [MessagePackObject]
+    public sealed record SpawnStage(
+        [property: Key(0)] string JobId,
+        [property: Key(1)] int StageIndex,
+        [property: Key(2)] int Stages,
+        [property: Key(3)] string JobJson,
+        [property: Key(4)] int FirstLayer,
+        [property: Key(5)] int EndLayer,
+        [property: Key(6)] IActorRef Coordinator) : IClusterMessage;
+
+    /// <summary>Open the data-plane links: accept the previous stage on this stage's listener (when not first) and connect
+    /// to <paramref name="Next"/>, the next stage's listener (null on the last stage). Answered by StageConnected.</summary>
+    [MessagePackObject]
+    public sealed record ConnectNeighbours(
+        [property: Key(0)] string JobId,
+        [property: Key(1)] DataPlaneAddress? Next) : IClusterMessage;
+
+    /// <summary>One micro-batch as this stage needs it, row-major [Rows, Columns]: token ids (first stage only), labels
+    /// (last stage only) and the attention mask (every stage).</summary>
+    [MessagePackObject]
+    public sealed record MicroBatchData(
+        [property: Key(0)] int Rows,
+        [property: Key(1)] int Columns,
+        [property: Key(2)] int[]? InputIds,
+        [property: Key(3)] int[]? Labels,
+        [property: Key(4)] int[] AttentionMask);
+
+    /// <summary>Run the forward and backward passes of optimizer step <paramref name="Step"/> (0-based) over its
+    /// micro-batches in the job's schedule; answered by StepPartial. <paramref name="LossDivisor"/> is the step's target
+    /// tokens.</summary>
+    [MessagePackObject]
+    public sealed record RunStep(
+        [property: Key(0)] string JobId,
+        [property: Key(1)] int Step,
+        [property: Key(2)] double LossDivisor,
+        [property: Key(3)] MicroBatchData[] MicroBatches) : IClusterMessage;
+
+    /// <summary>The step's outcome for every stage: the new shared values (version = <paramref name="Step"/>), the global
+    /// clip coefficient and the learning rate for the stage's own AdamW step.</summary>
+    [MessagePackObject]
+    public sealed record StepCommit(
+        [property: Key(0)] string JobId,
+        [property: Key(1)] int Step,
+        [property: Key(2)] Dictionary<string, TensorPayload> SharedValues,
+        [property: Key(3)] double ClipCoefficient,
+        [property: Key(4)] double LearningRate) : IClusterMessage;
+
+    /// <summary>Send the per-layer adapter values (answered by StageAdapter). Sent after the last commit.</summary>
+    [MessagePackObject]
+    public sealed record CollectAdapter([property: Key(0)] string JobId) : IClusterMessage;
+
+    /// <summary>The job is over (done or aborted): stop and free the stage.</summary>
+    [MessagePackObject]
+    public sealed record StopStage([property: Key(0)] string JobId) : IClusterMessage;
+}

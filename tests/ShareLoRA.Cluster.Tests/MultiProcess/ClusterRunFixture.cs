@@ -1,0 +1,91 @@
+using System.Text.Json;
+using ShareLoRA.Model.Adapters;
+using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Metrics;
+
+namespace ShareLoRA.Cluster.Tests.MultiProcess;
+
+/// <summary>
+/// What the multi-process tests share: a temp folder with a small Alpaca file, job files over stories260K (5 layers),
+/// and one local cluster of a seed and three workers that is started on first use and reused across jobs.
+/// </summary>
+public sealed class ClusterRunFixture : IDisposable
+{
+    private LocalCluster? _cluster;
+
+    public ClusterRunFixture()
+    {
+        Folder = Directory.CreateTempSubdirectory("sharelora-mp-").FullName;
+        DataFile = WriteData(Folder);
+    }
+
+    public string Folder { get; }
+    public string DataFile { get; }
+
+    internal async Task<LocalCluster> ClusterAsync(int workers = 3)
+    {
+        if (_cluster is null)
+        {
+            _cluster = new LocalCluster(Path.Combine(Folder, "logs"));
+            for (int i = 0; i < workers; i++) _cluster.AddWorker();
+        }
+        await _cluster.WaitForWorkersAsync(workers, TimeSpan.FromSeconds(90));
+        return _cluster;
+    }
+
+    /// <summary>Writes a job file (small batches, few steps) and returns its path.</summary>
+    public static string WriteJob(string folder, string name, string model, string data, string method, int stages, string schedule, int steps = 3,
+        string targets = "[\"q\", \"k\", \"v\", \"o\", \"gate\", \"up\", \"down\"]")
+    {
+        var path = Path.Combine(folder, name + ".json");
+        File.WriteAllText(path, $$"""
+            {
+              "name": "{{name}}",
+              "model": "{{model}}",
+              "data": { "train": "{{data}}", "source_max_len": 32, "target_max_len": 32 },
+              "adapter": { "method": "{{method}}", "rank": 4, "alpha": 8, "dropout": 0.1, "targets": {{targets}} },
+              "optim": { "lr": 1e-2, "max_grad_norm": 0.5, "weight_decay": 0.01 },
+              "batch": { "micro_batch_size": 2, "micro_batches": 3 },
+              "steps": {{steps}},
+              "seed": 5,
+              "output": "{{Path.Combine(folder, name)}}",
+              "pipeline": { "stages": {{stages}}, "schedule": "{{schedule}}" }
+            }
+            """);
+        return path;
+    }
+
+    /// <summary>Every step line of a metrics.jsonl as a JSON element.</summary>
+    public static List<JsonElement> StepLines(string outputDirectory) =>
+        File.ReadAllLines(Path.Combine(outputDirectory, MetricsLog.FileName))
+            .Where(l => l.Length > 0)
+            .Select(l => JsonDocument.Parse(l).RootElement.Clone())
+            .Where(e => e.TryGetProperty("loss", out _))
+            .ToList();
+
+    public static AdapterBank LoadAdapter(string outputDirectory) =>
+        NativeAdapterFormat.Load(Path.Combine(outputDirectory, "adapter", NativeAdapterFormat.FileName));
+
+    public static JobConfig Load(string jobPath, params string[] overrides) => JobConfig.Load(jobPath, overrides);
+
+    // 24 short instruction examples, deterministic, in Alpaca JSONL.
+    private static string WriteData(string folder)
+    {
+        var path = Path.Combine(folder, "train.jsonl");
+        var words = new[] { "cat", "dog", "sun", "tree", "ball", "fish", "bird", "moon" };
+        var lines = Enumerable.Range(0, 24).Select(i => JsonSerializer.Serialize(new
+        {
+            instruction = $"Tell a short story about a {words[i % words.Length]}.",
+            input = i % 3 == 0 ? $"The {words[(i + 3) % words.Length]} is happy." : "",
+            output = $"Once upon a time a {words[i % words.Length]} met a {words[(i + 5) % words.Length]} and they played all day.",
+        }));
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        _cluster?.Dispose();
+        try { Directory.Delete(Folder, recursive: true); } catch (IOException) { }
+    }
+}
