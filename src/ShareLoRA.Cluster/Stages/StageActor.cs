@@ -40,6 +40,8 @@ public sealed class StageActor : ReceiveActor
     private PipelineSchedule? _schedule;
     private WireDType _wire;
     private TcpActivationListener? _listener;
+    // The node's data-plane options (frame cap, TLS identity), read once on the actor's own thread.
+    private readonly TcpTransportOptions _dataPlane = DataPlaneSettings.For(Context.System);
     private IActivationTransport? _previous, _next;
     private bool _failed;
 
@@ -100,7 +102,8 @@ public sealed class StageActor : ReceiveActor
         if (!IsFirst)
         {
             var host = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.Host ?? "127.0.0.1";
-            _listener = TcpActivationListener.Start(host, 0);
+            // The node's data-plane options: the frame cap from HOCON and, when the node has a certificate, mutual TLS.
+            _listener = TcpActivationListener.Start(host, 0, options: _dataPlane);
         }
         _log.Info("stage {0} of job {1}: layers {2}-{3} loaded on {4} in {5:0.00} s", _spec.StageIndex, _spec.JobId,
             _spec.FirstLayer, _spec.EndLayer - 1, _device, watch.Elapsed.TotalSeconds);
@@ -113,7 +116,7 @@ public sealed class StageActor : ReceiveActor
         {
             using var timeout = new CancellationTokenSource(ConnectTimeout);
             var accept = _listener?.AcceptAsync(timeout.Token);
-            var connect = m.Next is { } next ? TcpActivationTransport.ConnectAsync(next, cancellationToken: timeout.Token) : null;
+            var connect = m.Next is { } next ? TcpActivationTransport.ConnectAsync(next, _dataPlane, cancellationToken: timeout.Token) : null;
             if (accept is not null) _previous = await accept;
             if (connect is not null) _next = await connect;
             _listener?.Dispose();
