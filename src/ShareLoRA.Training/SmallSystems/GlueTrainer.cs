@@ -23,6 +23,8 @@ public sealed class GlueTrainer : IDisposable
     private readonly GlueInputEncoder _encoder;
     private readonly GlueTrainingOptions _options;
     private readonly ParameterGroupAdamW _optimizer = new();
+    // Dev sets are evaluated many times; tokenizing once saves most of an evaluation's time on small models.
+    private readonly Dictionary<GlueExample, int[]> _encoded = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>The adapters being trained (owned by the trainer).</summary>
     public AdapterBank Bank { get; }
@@ -68,7 +70,7 @@ public sealed class GlueTrainer : IDisposable
     {
         if (train.Count == 0) throw new ArgumentException("GLUE training set is empty");
         var h = _options.Hyper;
-        var encoded = train.Select(_encoder.Encode).ToArray();
+        var encoded = train.Select(Encode).ToArray();
         int total = TotalSteps(train.Count);
         var schedule = new LearningRateSchedule(LearningRateScheduleKind.Linear, h.LearningRate,
             LearningRateSchedule.WarmupStepsFor(total, h.WarmupRatio), total);
@@ -134,7 +136,7 @@ public sealed class GlueTrainer : IDisposable
         {
             using var scope = NewDisposeScope();
             var batch = examples.Skip(start).Take(_options.EvalBatchSize).ToList();
-            var (ids, mask) = Pad(batch.Select(_encoder.Encode).ToList());
+            var (ids, mask) = Pad(batch.Select(Encode).ToList());
             var logits = _model.Forward(ids, mask, null, Bank);
             if (_options.Task.IsRegression)
                 values.AddRange(logits.view(-1).to_type(ScalarType.Float64).data<double>().ToArray());
@@ -148,6 +150,12 @@ public sealed class GlueTrainer : IDisposable
 
     /// <summary>Writes the adapter (native + PEFT with the classifier as modules_to_save) into <paramref name="dir"/>.</summary>
     public void Save(string dir, string baseModelNameOrPath) => RobertaAdapterExport.Save(Bank, _model, dir, baseModelNameOrPath, _options.Task);
+
+    private int[] Encode(GlueExample example)
+    {
+        if (!_encoded.TryGetValue(example, out var ids)) _encoded[example] = ids = _encoder.Encode(example);
+        return ids;
+    }
 
     private (Tensor Ids, Tensor Mask) Pad(IReadOnlyList<int[]> rows)
     {
