@@ -30,6 +30,8 @@ public static class CliApp
         yield return NodeCommand.Create();
         yield return StatusCommand.Create();
         yield return E2eMetricsCommand.Create();
+        yield return GlueCommand.Create();
+        yield return E2eCommand.Create();
     }
 
     public static int Run(string[] args)
