@@ -63,6 +63,44 @@ public class BeamSearchTests
         Assert.Equal(w1.Score, w2.Score);
     }
 
+    /// <summary>GPT-2 without a cache: every step re-runs each row's whole sequence (the reference for the cache's reordering).</summary>
+    private sealed class RecomputingGpt2(Gpt2Model model) : IBeamLanguageModel
+    {
+        private List<List<int>> _rows = [];
+
+        public Tensor Start(IReadOnlyList<int> query)
+        {
+            _rows = [query.ToList()];
+            return Last(_rows[0]);
+        }
+
+        public Tensor Next(IReadOnlyList<int> sourceRows, IReadOnlyList<int> tokens)
+        {
+            _rows = sourceRows.Select((src, j) => (List<int>)[.. _rows[src], tokens[j]]).ToList();
+            return stack(_rows.Select(Last).ToArray());
+        }
+
+        private Tensor Last(List<int> seq)
+        {
+            using var noGrad = no_grad();
+            using var logits = model.Forward(tensor(seq.Select(t => (long)t).ToArray()).view(1, -1));
+            return logits[0, -1].clone();
+        }
+    }
+
+    [Fact]
+    public void WideBeamThroughTheKvCacheEqualsRecomputingEverySequence()
+    {
+        using var model = Gpt2Model.CreateRandom(Tiny, 8, initStd: 0.5);
+        int[] query = [5, 9, 30];
+        var options = new BeamSearchOptions(Beams: 4, LengthPenalty: 0.8, NoRepeatNgramSize: 2, MaxNewTokens: 10, StopTokens: [0]);
+        using var cached = new Gpt2BeamModel(model);
+        var viaCache = BeamSearch.Run(cached, query, options);
+        var reference = BeamSearch.Run(new RecomputingGpt2(model), query, options);
+        Assert.Equal(reference.Tokens, viaCache.Tokens);
+        Assert.Equal(reference.Score, viaCache.Score, 4);
+    }
+
     [Fact]
     public void NoRepeatNgramBlocksTheRepeatedFourGram()
     {
