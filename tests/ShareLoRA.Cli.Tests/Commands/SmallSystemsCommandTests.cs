@@ -76,4 +76,31 @@ public sealed class SmallSystemsCommandTests : IDisposable
         Assert.True(code == 0, stderr);
         Assert.Contains("BLEU:", stdout);
     }
+
+    [SkippableFact]
+    public void RealGlueAndE2eFilesRunThroughTheCommands()
+    {
+        var glue = SharedAssets.RequireDirectory("data/glue");
+        var devset = Path.Combine(SharedAssets.RequireDirectory("data/e2e"), "devset.csv");
+        var roberta = ModelDir("roberta", "roberta-base", d =>
+        {
+            using var m = RobertaModel.CreateRandom(new RobertaConfig(50265, 16, 1, 2, 32, MaxPositions: 130), 3);
+            m.Save(d);
+        });
+        var (code, stdout, stderr) = CliRunner.Run("glue", "--task", "mrpc", "--model", roberta, "--data", glue,
+            "--steps", "2", "--batch-size", "4", "--max-seq-len", "128", "--limit", "8", "--out", Path.Combine(_root, "mrpc"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("f1=", stdout);
+
+        var gpt2 = ModelDir("gpt2", "gpt2", d =>
+        {
+            using var m = Gpt2Model.CreateRandom(new Gpt2Config(50257, 128, 16, 1, 2, 32), 4);
+            m.Save(d);
+        });
+        var hyp = Path.Combine(_root, "dev-hyps.txt");
+        (code, _, stderr) = CliRunner.Run("e2e", "generate", "--model", gpt2, "--data", devset, "--out", hyp, "--beams", "2",
+            "--max-new-tokens", "4", "--limit", "3");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(3, File.ReadAllLines(hyp).Length);
+    }
 }
