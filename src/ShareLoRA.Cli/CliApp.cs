@@ -33,6 +33,8 @@ public static class CliApp
         yield return E2eMetricsCommand.Create();
         yield return CertsCommand.Create();
         yield return SubmitCommand.Create();
+        yield return GlueCommand.Create();
+        yield return E2eCommand.Create();
     }
 
     public static int Run(string[] args)

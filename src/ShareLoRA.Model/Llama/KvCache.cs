@@ -54,6 +54,26 @@ public sealed class KvCache : IDisposable
         return (state.K.narrow(2, 0, needed), state.V.narrow(2, 0, needed));
     }
 
+    /// <summary>
+    /// Replaces every layer's rows by rows <paramref name="rowIndex"/> [n] of the current ones (beam search: row j of the
+    /// new cache continues old row rowIndex[j]); the batch size becomes n.
+    /// </summary>
+    public void Reorder(Tensor rowIndex)
+    {
+        using var noGrad = no_grad();
+        foreach (var state in _layers.Values)
+        {
+            if (state.K is null) continue;
+            using var index = rowIndex.to(ScalarType.Int64, state.K.device);
+            var k = state.K.index_select(0, index).DetachFromDisposeScope();
+            var v = state.V!.index_select(0, index).DetachFromDisposeScope();
+            state.K.Dispose();
+            state.V.Dispose();
+            state.K = k;
+            state.V = v;
+        }
+    }
+
     private static Tensor Grow(Tensor? old, Tensor like, long capacity, int filled)
     {
         var fresh = empty([like.shape[0], like.shape[1], capacity, like.shape[3]], like.dtype, like.device).DetachFromDisposeScope();

@@ -1,0 +1,106 @@
+using ShareLoRA.Model.Gpt2;
+using ShareLoRA.Model.Roberta;
+using ShareLoRA.TestSupport;
+using Xunit;
+
+namespace ShareLoRA.Cli.Tests.Commands;
+
+/// <summary>`sharelora glue` and `sharelora e2e train|generate` end to end on tiny random models with the real BPE files.</summary>
+[Collection("Console")]
+public sealed class SmallSystemsCommandTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "sharelora-smallsys-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+
+    private string ModelDir(string name, string tokenizer, Action<string> save)
+    {
+        var dir = Path.Combine(_root, name);
+        save(dir);
+        var tok = SharedAssets.RequireDirectory("tokenizers/" + tokenizer);
+        foreach (var f in new[] { "vocab.json", "merges.txt" }) File.Copy(Path.Combine(tok, f), Path.Combine(dir, f));
+        return dir;
+    }
+
+    [SkippableFact]
+    public void GlueTrainsEvaluatesAndSavesTheAdapter()
+    {
+        var model = ModelDir("roberta", "roberta-base", d =>
+        {
+            using var m = RobertaModel.CreateRandom(new RobertaConfig(50265, 16, 2, 2, 32, MaxPositions: 40), 3);
+            m.Save(d);
+        });
+        var data = Path.Combine(_root, "SST-2");
+        Directory.CreateDirectory(data);
+        var rows = "sentence\tlabel\n" + string.Concat(Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? "a good film" : "a dull film") + $" {i}\t{(i % 2 == 0 ? 1 : 0)}\n"));
+        File.WriteAllText(Path.Combine(data, "train.tsv"), rows);
+        File.WriteAllText(Path.Combine(data, "dev.tsv"), rows);
+        var outDir = Path.Combine(_root, "glue-out");
+        var (code, stdout, stderr) = CliRunner.Run("glue", "--task", "sst2", "--model", model, "--data", _root, "--method", "share-a",
+            "--steps", "3", "--batch-size", "4", "--out", outDir, "--limit", "8");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("final dev accuracy=", stdout);
+        Assert.True(File.Exists(Path.Combine(outDir, "metrics.jsonl")));
+        foreach (var f in new[] { "adapter.safetensors", "classifier.safetensors", "adapter_config.json", "adapter_model.safetensors" })
+            Assert.True(File.Exists(Path.Combine(outDir, "adapter", f)), f);
+
+        var (bad, _, err) = CliRunner.Run("glue", "--task", "stsb", "--model", model, "--data", _root, "--out", outDir);
+        Assert.Equal(2, bad);
+        Assert.StartsWith("error: --data:", err);
+    }
+
+    [SkippableFact]
+    public void E2eTrainThenGenerateThenScore()
+    {
+        var model = ModelDir("gpt2", "gpt2", d =>
+        {
+            using var m = Gpt2Model.CreateRandom(new Gpt2Config(50257, 64, 16, 2, 2, 32), 4);
+            m.Save(d);
+        });
+        var csv = Path.Combine(_root, "train.csv");
+        File.WriteAllText(csv, "mr,ref\n\"name[Cotto], food[Italian]\",Cotto serves Italian food.\n\"name[Alimentum], area[riverside]\",Alimentum is by the river.\n");
+        var outDir = Path.Combine(_root, "e2e-out");
+        var (code, stdout, stderr) = CliRunner.Run("e2e", "train", "--model", model, "--train", csv, "--valid", csv, "--method", "share-b",
+            "--steps", "3", "--warmup-steps", "1", "--batch-size", "2", "--out", outDir);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("adapter:", stdout);
+        var hyp = Path.Combine(_root, "hyps.txt");
+        (code, stdout, stderr) = CliRunner.Run("e2e", "generate", "--model", model, "--adapter", outDir, "--data", csv, "--out", hyp,
+            "--beams", "2", "--max-new-tokens", "5");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(2, File.ReadAllLines(hyp).Length);
+        (code, stdout, stderr) = CliRunner.Run("e2e-metrics", "--hyp", hyp, "--refs", csv);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("BLEU:", stdout);
+    }
+
+    [SkippableFact]
+    public void RealGlueAndE2eFilesRunThroughTheCommands()
+    {
+        var glue = SharedAssets.RequireDirectory("data/glue");
+        var devset = Path.Combine(SharedAssets.RequireDirectory("data/e2e"), "devset.csv");
+        var roberta = ModelDir("roberta", "roberta-base", d =>
+        {
+            using var m = RobertaModel.CreateRandom(new RobertaConfig(50265, 16, 1, 2, 32, MaxPositions: 130), 3);
+            m.Save(d);
+        });
+        var (code, stdout, stderr) = CliRunner.Run("glue", "--task", "mrpc", "--model", roberta, "--data", glue,
+            "--steps", "2", "--batch-size", "4", "--max-seq-len", "128", "--limit", "8", "--out", Path.Combine(_root, "mrpc"));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("f1=", stdout);
+
+        var gpt2 = ModelDir("gpt2", "gpt2", d =>
+        {
+            using var m = Gpt2Model.CreateRandom(new Gpt2Config(50257, 128, 16, 1, 2, 32), 4);
+            m.Save(d);
+        });
+        var hyp = Path.Combine(_root, "dev-hyps.txt");
+        (code, _, stderr) = CliRunner.Run("e2e", "generate", "--model", gpt2, "--data", devset, "--out", hyp, "--beams", "2",
+            "--max-new-tokens", "4", "--limit", "3");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(3, File.ReadAllLines(hyp).Length);
+    }
+}
