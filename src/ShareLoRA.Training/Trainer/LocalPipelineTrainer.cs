@@ -160,17 +160,10 @@ public sealed class LocalPipelineTrainer : IDisposable
         using var log = RunLog.Create(job.Output, console);
         try
         {
-            var store = new CheckpointStore(job.Output, job.Checkpoint.Keep, log);
-            var clock = Stopwatch.StartNew();
-            using var checkpoint = store.LoadLatestValid(log)
-                ?? throw new CheckpointException($"{store.CheckpointsDirectory}: no valid checkpoint to resume from; start the run with `sharelora train`");
-            using var state = TrainingCheckpoint.Read(checkpoint);
-            var readMs = clock.Elapsed.TotalMilliseconds;
-            log.Information("resuming job {Name} from {Checkpoint} (step {Step} of {Steps}, written with {Stages} stage(s), resuming with {NewStages})",
-                job.Name, checkpoint.Name, state.Step, job.Steps, state.Plan.Stages, job.Pipeline.Stages);
+            log.Information("resuming job {Name} in {Output} with {Stages} stage(s)", job.Name, job.Output, job.Pipeline.Stages);
             using var trainer = Create(job, log);
-            trainer.Restore(state);
-            log.Information("resume took {Ms:0} ms (checkpoint verify + read {ReadMs:0} ms)", clock.Elapsed.TotalMilliseconds, readMs);
+            if (trainer.RestoreLatest() is null)
+                throw new CheckpointException($"{Path.Combine(job.Output, "checkpoints")}: no valid checkpoint to resume from; start the run with `sharelora train`");
             var result = trainer.Train(onStep, stopAfter);
             log.Information("done: step {Step} of {Steps}; adapter in {Adapter}", trainer.StepsDone, job.Steps, result.AdapterDirectory);
             return result;
@@ -180,6 +173,24 @@ public sealed class LocalPipelineTrainer : IDisposable
             log.Error(e, "resume failed: {Message}", e.Message);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Restores the newest valid checkpoint of OUTPUT/checkpoints (newer invalid ones are skipped with a warning naming
+    /// them and why, and left in place); returns its step, or null when there is none. Logs how long it took.
+    /// </summary>
+    public long? RestoreLatest()
+    {
+        var clock = Stopwatch.StartNew();
+        var store = new CheckpointStore(Job.Output, Job.Checkpoint.Keep, _log);
+        using var checkpoint = store.LoadLatestValid(_log);
+        if (checkpoint is null) return null;
+        var verifiedMs = clock.Elapsed.TotalMilliseconds;
+        using var state = TrainingCheckpoint.Read(checkpoint);
+        Restore(state);
+        _log.Information("resume from {Checkpoint} took {Ms:0.0} ms (find + verify {VerifyMs:0.0} ms, read + restore the rest)",
+            checkpoint.Name, clock.Elapsed.TotalMilliseconds, verifiedMs);
+        return state.Step;
     }
 
     /// <summary>OUTPUT/job.json with overrides applied, its output pinned to <paramref name="runDirectory"/> (the folder may have moved).</summary>
