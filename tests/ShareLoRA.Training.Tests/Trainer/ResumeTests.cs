@@ -8,6 +8,7 @@ using ShareLoRA.Training.Data;
 using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Tests.Pipeline;
 using ShareLoRA.Training.Trainer;
+using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -197,6 +198,26 @@ public sealed class ResumeTests
         Assert.Equal(new MetricsRewind.Result(4, 2, 1.25), result);
         Assert.Equal(4, File.ReadAllLines(path).Length);
         Assert.Equal(2, File.ReadAllLines(Path.Combine(folder.Path, MetricsRewind.DiscardedFileName)).Length);
+    }
+
+    [Fact]
+    public void SavingAndReadingCheckpointsLeavesNoLiveTensors()
+    {
+        using var s = NewSetup();
+        var job = Job(s, "share-a", 2, "leak");
+        using var trainer = new LocalPipelineTrainer(job, s.Data, padId: 2);
+        trainer.TrainStep();
+        var store = new CheckpointStore(job.Output, 3, Serilog.Core.Logger.None);
+        trainer.SaveCheckpoint(store, CheckpointMetrics.None);
+        trainer.TrainStep();
+        var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        trainer.SaveCheckpoint(store, CheckpointMetrics.None);
+        Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        using (var loaded = store.LoadLatestValid())
+        using (var state = TrainingCheckpoint.Read(loaded!))
+        using (var slice = state.ForLayers(0, 2))
+            Assert.Equal(2, state.Step);
+        Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
     private sealed class LineSink : ILogEventSink
