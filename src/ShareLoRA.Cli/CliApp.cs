@@ -28,6 +28,7 @@ public static class CliApp
         yield return EvalCommand.Create();
         yield return TrainCommand.Create();
         yield return InitDemoCommand.Create();
+        yield return ResumeCommand.Create();
         yield return NodeCommand.Create();
         yield return StatusCommand.Create();
         yield return E2eMetricsCommand.Create();

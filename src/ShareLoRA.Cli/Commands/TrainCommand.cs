@@ -21,29 +21,47 @@ public static class TrainCommand
             Description = "Intra-op CPU threads for tensor work (default: libtorch's, one per core); 1 is faster for tiny models on busy machines",
         };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the final summary (the run log still goes to OUTPUT/train.log)" };
+        var stopAfter = StopAfterOption();
+        var overwrite = new Option<bool>("--overwrite")
+        {
+            Description = "Start over in an OUTPUT that holds checkpoints of an earlier run (deletes OUTPUT/checkpoints); without it train refuses and points to `resume`",
+        };
 
         var command = new Command("train",
             "Fine-tune a model with LoRA / ShareLoRA adapters as a job file describes, in this process: writes OUTPUT/metrics.jsonl, " +
             "OUTPUT/train.log, OUTPUT/job.json and OUTPUT/adapter/ (PEFT + native).")
         {
-            job, set, threads, quiet,
+            job, set, threads, quiet, stopAfter, overwrite,
         };
         command.SetAction(parse =>
         {
             var config = JobConfig.Load(parse.GetValue(job)!, parse.GetValue(set) ?? []);
             bool beQuiet = parse.GetValue(quiet);
-            if (parse.GetValue(threads) is { } n)
-            {
-                if (n < 1) throw new UserError($"--threads must be >= 1 (got {n})");
-                TorchSharp.torch.set_num_threads(n);
-            }
-            var result = LocalPipelineTrainer.Run(config, console: !beQuiet, onStep: beQuiet ? null : m => Console.Out.WriteLine(ProgressLine(m)));
+            SetThreads(parse.GetValue(threads));
+            var result = LocalPipelineTrainer.Run(config, console: !beQuiet, onStep: beQuiet ? null : m => Console.Out.WriteLine(ProgressLine(m)),
+                stopAfter: CheckedStopAfter(parse.GetValue(stopAfter)), overwrite: parse.GetValue(overwrite));
             var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
             var eval = result.FinalEvalLoss is { } e ? Invariant($", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}") : "";
             Console.Out.WriteLine(Invariant($"trained {result.Steps.Count} steps, final loss {last?.Loss:0.0000}{eval}; adapter: {result.AdapterDirectory}"));
             return 0;
         });
         return command;
+    }
+
+    /// <summary>--stop-after, shared with `resume`.</summary>
+    internal static Option<int?> StopAfterOption() => new("--stop-after")
+    {
+        Description = "Stop after this optimizer step (with a checkpoint) without changing the job's steps or LR schedule; continue later with `resume`",
+    };
+
+    internal static int? CheckedStopAfter(int? value) =>
+        value is { } n && n < 1 ? throw new UserError($"--stop-after must be >= 1 (got {n})") : value;
+
+    internal static void SetThreads(int? threads)
+    {
+        if (threads is not { } n) return;
+        if (n < 1) throw new UserError($"--threads must be >= 1 (got {n})");
+        TorchSharp.torch.set_num_threads(n);
     }
 
     /// <summary>"step 12/200 loss 2.3456 lr 0.0002 tokens/s 12345" (+ " eval_loss x" on eval steps).</summary>

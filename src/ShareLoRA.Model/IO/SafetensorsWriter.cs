@@ -40,8 +40,10 @@ public static class SafetensorsWriter
 
     private static void WriteData(Stream stream, Tensor t)
     {
-        using var cpu = t.detach().cpu().contiguous();
-        using var flat = cpu.reshape(cpu.NumberOfElements);
+        // A scope, so the detach/cpu intermediates are freed too (two leaked handles per tensor otherwise).
+        using var scope = NewDisposeScope();
+        var cpu = t.detach().cpu().contiguous();
+        var flat = cpu.reshape(cpu.NumberOfElements);
         TensorBytes.WriteFrom(stream, flat);
     }
 

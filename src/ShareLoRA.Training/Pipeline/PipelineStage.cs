@@ -251,7 +251,11 @@ public sealed class PipelineStage : IDisposable
     {
         if (_inFlight.Count > 0) throw new InvalidOperationException($"stage {Index}: state export with {_inFlight.Count} micro-batches in flight");
         using var noGrad = no_grad();
-        var values = LocalParameters.ToDictionary(p => p.Name, p => p.Value.detach().clone());
+        var values = LocalParameters.ToDictionary(p => p.Name, p =>
+        {
+            using var detached = p.Value.detach(); // freed here: a leaked handle per tensor per checkpoint otherwise
+            return detached.clone();
+        });
         return new StageState(values, _optimizer.ExportState());
     }
 

@@ -4,6 +4,7 @@ using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Config;
 using ShareLoRA.Model.Tokenization;
 using ShareLoRA.Training.Adapters;
+using ShareLoRA.Training.Checkpoints;
 using ShareLoRA.Training.Data;
 using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Optimization;
@@ -38,6 +39,11 @@ public sealed class LocalPipelineTrainer : IDisposable
     private readonly ILogger _log;
     private readonly Stopwatch _wall = new();
     private DataCursor _cursor = DataCursor.Start;
+    private double _wallOffset;
+    private RestoredFrom? _restoredFrom;
+
+    /// <summary>The checkpoint this trainer continues, as <see cref="Restore"/> recorded it.</summary>
+    private sealed record RestoredFrom(long Step, string Name, CheckpointPlan Plan);
 
     public JobConfig Job { get; }
     public TrainingData Data { get; }
@@ -103,15 +109,24 @@ public sealed class LocalPipelineTrainer : IDisposable
     /// The whole run: run log (OUTPUT/train.log, console when <paramref name="console"/>), OUTPUT/job.json, training with
     /// metrics.jsonl, and OUTPUT/adapter/. <paramref name="onStep"/> sees every step's metrics (the CLI prints them).
     /// </summary>
-    public static TrainingResult Run(JobConfig job, bool console = false, Action<StepMetrics>? onStep = null)
+    /// <param name="job">The job.</param>
+    /// <param name="console">Log to the console too.</param>
+    /// <param name="onStep">Sees every step's metrics.</param>
+    /// <param name="stopAfter">Stop (with a checkpoint) after this many steps; the LR schedule still spans job.steps.</param>
+    /// <param name="overwrite">Delete OUTPUT/checkpoints of an earlier run first instead of refusing to start.</param>
+    public static TrainingResult Run(JobConfig job, bool console = false, Action<StepMetrics>? onStep = null, int? stopAfter = null,
+        bool overwrite = false)
     {
+        var checkpoints = new CheckpointStore(job.Output, job.Checkpoint.Keep, Serilog.Core.Logger.None);
+        if (!overwrite) RefuseExistingCheckpoints(checkpoints);
+        else if (Directory.Exists(checkpoints.CheckpointsDirectory)) Directory.Delete(checkpoints.CheckpointsDirectory, recursive: true);
         using var log = RunLog.Create(job.Output, console);
         try
         {
             log.Information("job {Name}: {Steps} steps of {Micro} x {Size} sequences, {Stages} stage(s), {Schedule}, output {Output}",
                 job.Name, job.Steps, job.Batch.MicroBatches, job.Batch.MicroBatchSize, job.Pipeline.Stages, job.Pipeline.Schedule, job.Output);
             using var trainer = Create(job, log);
-            var result = trainer.Train(onStep);
+            var result = trainer.Train(onStep, stopAfter);
             log.Information("done: {Steps} steps in {Seconds:0.0} s, final loss {Loss:0.0000}{Eval}; adapter in {Adapter}",
                 result.Steps.Count, result.Steps.Count > 0 ? result.Steps[^1].WallSeconds : 0.0,
                 result.Steps.Count > 0 ? result.Steps[^1].Loss : double.NaN,
@@ -125,22 +140,146 @@ public sealed class LocalPipelineTrainer : IDisposable
         }
     }
 
-    /// <summary>Trains the remaining steps, evaluating every data.eval_every steps (and before the first and after the last),
-    /// writing OUTPUT/job.json, OUTPUT/metrics.jsonl and OUTPUT/adapter/.</summary>
-    public TrainingResult Train(Action<StepMetrics>? onStep = null)
+    /// <summary>
+    /// Resumes the run in <paramref name="runDirectory"/>: reads its job.json (with <paramref name="overrides"/>, e.g.
+    /// pipeline.stages=3 to re-partition), loads the newest valid checkpoint (a corrupt newer one is skipped with a log
+    /// line and left in place), rewinds metrics.jsonl to it and trains on to the job's steps.
+    /// </summary>
+    /// <exception cref="CheckpointException">No valid checkpoint, or the job changed in a way that changes the trajectory.</exception>
+    public static TrainingResult Resume(string runDirectory, IEnumerable<string>? overrides = null, bool console = false,
+        Action<StepMetrics>? onStep = null, int? stopAfter = null)
     {
+        var job = LoadRunJob(runDirectory, overrides);
+        using var log = RunLog.Create(job.Output, console);
+        try
+        {
+            log.Information("resuming job {Name} in {Output} with {Stages} stage(s)", job.Name, job.Output, job.Pipeline.Stages);
+            using var trainer = Create(job, log);
+            if (trainer.RestoreLatest() is null)
+                throw new CheckpointException($"{Path.Combine(job.Output, "checkpoints")}: no valid checkpoint to resume from; start the run with `sharelora train`");
+            var result = trainer.Train(onStep, stopAfter);
+            log.Information("done: step {Step} of {Steps}; adapter in {Adapter}", trainer.StepsDone, job.Steps, result.AdapterDirectory);
+            return result;
+        }
+        catch (Exception e)
+        {
+            log.Error(e, "resume failed: {Message}", e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Restores the newest valid checkpoint of OUTPUT/checkpoints (newer invalid ones are skipped with a warning naming
+    /// them and why, and left in place); returns its step, or null when there is none. Logs how long it took.
+    /// </summary>
+    public long? RestoreLatest()
+    {
+        var clock = Stopwatch.StartNew();
+        var store = new CheckpointStore(Job.Output, Job.Checkpoint.Keep, _log);
+        using var checkpoint = store.LoadLatestValid(_log);
+        if (checkpoint is null) return null;
+        var verifiedMs = clock.Elapsed.TotalMilliseconds;
+        using var state = TrainingCheckpoint.Read(checkpoint);
+        Restore(state);
+        _log.Information("resume from {Checkpoint} took {Ms:0.0} ms (find + verify {VerifyMs:0.0} ms, read + restore the rest)",
+            checkpoint.Name, clock.Elapsed.TotalMilliseconds, verifiedMs);
+        return state.Step;
+    }
+
+    /// <summary>OUTPUT/job.json with overrides applied, its output pinned to <paramref name="runDirectory"/> (the folder may have moved).</summary>
+    public static JobConfig LoadRunJob(string runDirectory, IEnumerable<string>? overrides = null)
+    {
+        var path = Path.Combine(runDirectory, JobFileName);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: no job.json; is {runDirectory} the OUTPUT folder of a `sharelora train` run?", path);
+        var all = (overrides ?? []).Append($"output={Path.GetFullPath(runDirectory)}").ToList();
+        return JobConfig.Load(path, all);
+    }
+
+    /// <summary>Refuses to start a fresh run over a folder holding checkpoints of an earlier one.</summary>
+    /// <exception cref="CheckpointException">The folder holds checkpoints.</exception>
+    public static void RefuseExistingCheckpoints(CheckpointStore store)
+    {
+        if (!Directory.Exists(store.CheckpointsDirectory)) return;
+        var newest = Directory.EnumerateDirectories(store.CheckpointsDirectory)
+            .Select(d => CheckpointNames.TryParseFolder(Path.GetFileName(d), out var step) ? (long?)step : null)
+            .Where(s => s is not null).Max() is { } step ? CheckpointNames.Folder(step) : null;
+        if (newest is not null)
+            throw new CheckpointException(
+                $"{store.CheckpointsDirectory} already holds checkpoints (newest {newest}): continue that run with `sharelora resume --run {store.RunDirectory}`, or start over with `sharelora train --overwrite`");
+    }
+
+    /// <summary>
+    /// Continues from a checkpoint: every stage takes its layers' tensors and AdamW state (whatever partition wrote
+    /// them), the shared server its masters and state, and the data cursor and step counter move to the checkpoint's.
+    /// The next <see cref="Train"/> rewinds metrics.jsonl to the checkpoint's step.
+    /// </summary>
+    /// <exception cref="CheckpointException">The job differs from the checkpoint's in a field that changes the trajectory.</exception>
+    public void Restore(RestoredTrainingState state)
+    {
+        if (StepsDone != 0 || _restoredFrom is not null) throw new InvalidOperationException("restore a checkpoint into a fresh trainer only");
+        if (TrainingCheckpoint.Incompatibility(state.JobJson, Job) is { } problem)
+            throw new CheckpointException($"{state.Name}: cannot resume: {problem} (only {string.Join(", ", TrainingCheckpoint.ResumableFields)} may change)");
+        if (state.Step > Job.Steps)
+            throw new CheckpointException($"{state.Name}: checkpoint is at step {state.Step}, beyond the job's steps {Job.Steps}");
+        var savedSteps = System.Text.Json.Nodes.JsonNode.Parse(state.JobJson)?["steps"]?.GetValue<int>();
+        if (savedSteps is { } before && before != Job.Steps)
+            _log.Warning("steps changed from {Before} to {After}: the LR schedule follows the new total from step {Step} on", before, Job.Steps, state.Step);
+
+        int imported = 0;
+        foreach (var stage in _stages)
+        {
+            using var slice = state.ForLayers(stage.FirstLayer, stage.EndLayer);
+            stage.ImportState(slice, $"{state.Name} layers [{stage.FirstLayer}, {stage.EndLayer})");
+            imported += slice.Values.Count;
+        }
+        if (imported != state.LayerTensorNames.Count)
+            throw new CheckpointException($"{state.Name}: holds {state.LayerTensorNames.Count} per-layer tensors but this run's stages took {imported}");
+        _server.ImportState(state.Shared, $"{state.Name} shared");
+        var shared = _server.Values();
+        try { foreach (var stage in _stages) stage.SetSharedValues(shared); }
+        finally { foreach (var t in shared.Values) t.Dispose(); }
+        _cursor = state.DataCursor;
+        StepsDone = checked((int)state.Step);
+        _restoredFrom = new RestoredFrom(state.Step, state.Name, state.Plan);
+        _log.Information("restored {Checkpoint}: step {Step}, data {Cursor}; written with {OldStages} stage(s) {OldLayers}, now {Stages} stage(s) {Layers}",
+            state.Name, state.Step, state.DataCursor.ToString(), state.Plan.Stages, "[" + string.Join(",", state.Plan.LayersPerStage) + "]",
+            Plan.Stages.Count, "[" + string.Join(",", Plan.LayerCounts) + "]");
+    }
+
+    /// <summary>
+    /// Trains the remaining steps (to job.steps, or to <paramref name="stopAfter"/> when smaller; the LR schedule always
+    /// spans job.steps), evaluating every data.eval_every steps (and before the first and after the last), checkpointing
+    /// every checkpoint.every steps and at the end, writing OUTPUT/job.json, OUTPUT/metrics.jsonl and OUTPUT/adapter/.
+    /// </summary>
+    public TrainingResult Train(Action<StepMetrics>? onStep = null, int? stopAfter = null)
+    {
+        int end = Math.Min(Job.Steps, stopAfter ?? Job.Steps);
         Directory.CreateDirectory(Job.Output);
         File.WriteAllText(Path.Combine(Job.Output, JobFileName), Job.ToJson());
+        var store = new CheckpointStore(Job.Output, Job.Checkpoint.Keep, _log);
+        var metricsPath = Path.Combine(Job.Output, MetricsWriter.FileName);
+        if (_restoredFrom is { } from)
+        {
+            var rewound = MetricsRewind.Rewind(metricsPath, from.Step);
+            _wallOffset = rewound.LastWallSeconds;
+            if (rewound.Dropped > 0)
+                _log.Information("metrics.jsonl rewound to step {Step}: {Dropped} later line(s) moved to {Discarded}", from.Step, rewound.Dropped, MetricsRewind.DiscardedFileName);
+        }
+        else if (StepsDone == 0) RefuseExistingCheckpoints(store);
         var all = new List<StepMetrics>();
-        using var metrics = new MetricsWriter(Path.Combine(Job.Output, MetricsWriter.FileName));
+        using var metrics = new MetricsWriter(metricsPath, append: _restoredFrom is not null);
+        if (_restoredFrom is { } r)
+            metrics.WriteEvent("resume", r.Step, ("from_step", r.Step), ("checkpoint", r.Name), ("stages_before", r.Plan.Stages), ("stages", Plan.Stages.Count));
         int evalEvery = Job.Data.EvalEvery;
         double? initialEval = null, finalEval = null;
-        if (evalEvery > 0 && (initialEval = Evaluate()) is { } first)
+        if (evalEvery > 0 && StepsDone == 0 && (initialEval = Evaluate()) is { } first)
         {
             metrics.WriteEval(StepsDone, first);
             _log.Information("step {Step}: eval loss {EvalLoss:0.0000}", StepsDone, first);
         }
-        while (StepsDone < Job.Steps)
+        int every = Job.Checkpoint.Every;
+        while (StepsDone < end)
         {
             var m = TrainStep();
             if (evalEvery > 0 && (m.Step % evalEvery == 0 || m.Step == Job.Steps))
@@ -156,10 +295,39 @@ public sealed class LocalPipelineTrainer : IDisposable
             onStep?.Invoke(m);
             if (!double.IsFinite(m.Loss))
                 throw new InvalidOperationException($"step {m.Step}: the loss is {m.Loss.ToString(CultureInfo.InvariantCulture)}; lower optim.lr or check the data");
+            if ((every > 0 && m.Step % every == 0) || m.Step == end)
+            {
+                var saved = SaveCheckpoint(store, new CheckpointMetrics(m.Loss, m.EvalLoss));
+                metrics.WriteEvent("checkpoint", m.Step, ("save_ms", saved.TotalMs), ("bytes", saved.BytesWritten));
+            }
         }
         var adapterDirectory = Path.Combine(Job.Output, AdapterFolder);
         SaveAdapter(adapterDirectory);
         return new TrainingResult(all, initialEval, finalEval, Job.Output, adapterDirectory);
+    }
+
+    /// <summary>
+    /// Checkpoints the current step boundary into <paramref name="store"/>: every stage's per-layer state and the
+    /// shared server's, the data cursor, the job and the plan (see <see cref="TrainingCheckpoint"/>).
+    /// </summary>
+    public CheckpointSaveResult SaveCheckpoint(CheckpointStore store, CheckpointMetrics metrics)
+    {
+        var clock = Stopwatch.StartNew();
+        var states = new List<StageState>();
+        try
+        {
+            foreach (var stage in _stages) states.Add(stage.ExportState());
+            using var shared = _server.ExportState();
+            using var content = TrainingCheckpoint.Build(StepsDone, _cursor, Job, CheckpointPlan.From(Plan), metrics, states, shared);
+            var result = store.Save(content.Content);
+            _log.Information("checkpoint step {Step}: {Bytes} bytes, {Ms:0.0} ms in all (write + fsync {WriteMs:0.0} ms, prune {PruneMs:0.0} ms)",
+                StepsDone, result.BytesWritten, clock.Elapsed.TotalMilliseconds, result.WriteMs, result.PruneMs);
+            return result with { WriteMs = clock.Elapsed.TotalMilliseconds - result.PruneMs };
+        }
+        finally
+        {
+            foreach (var st in states) st.Dispose();
+        }
     }
 
     /// <summary>One optimizer step: the step's micro-batches through the schedule, shared step, local steps, broadcast.</summary>
@@ -193,7 +361,7 @@ public sealed class LocalPipelineTrainer : IDisposable
         StepsDone++;
         var seconds = watch.Elapsed.TotalSeconds;
         return new StepMetrics(StepsDone, lossSum / Math.Max(1, targets), lr, shared.GradNorm, shared.ClipCoefficient,
-            tokens, targets, seconds > 0 ? tokens / seconds : 0, _wall.Elapsed.TotalSeconds);
+            tokens, targets, seconds > 0 ? tokens / seconds : 0, _wallOffset + _wall.Elapsed.TotalSeconds);
     }
 
     /// <summary>Token-weighted mean loss over the eval set without dropout, or null when there is no eval set.</summary>

@@ -12,10 +12,12 @@ public sealed class MetricsWriter : IDisposable
     public const string FileName = "metrics.jsonl";
     private readonly StreamWriter _writer;
 
-    public MetricsWriter(string path)
+    /// <param name="path">The metrics file.</param>
+    /// <param name="append">Continue the file (a resumed run) instead of starting it afresh.</param>
+    public MetricsWriter(string path, bool append = false)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        _writer = new StreamWriter(path, append: false, new UTF8Encoding(false));
+        _writer = new StreamWriter(path, append, new UTF8Encoding(false));
     }
 
     /// <summary>A step record: step, loss, lr, grad_norm, clip_coefficient, tokens, target_tokens, tokens_per_s, wall_s [, eval_loss].</summary>
@@ -43,6 +45,24 @@ public sealed class MetricsWriter : IDisposable
     {
         w.WriteNumber("step", step);
         w.WriteNumber("eval_loss", evalLoss);
+    });
+
+    /// <summary>
+    /// An event record {"event": name, "step": step, ...fields} (e.g. "checkpoint", "resume"); fields are numbers or
+    /// strings. Readers tell events from steps by the "event" field.
+    /// </summary>
+    public void WriteEvent(string name, long step, params (string Name, object Value)[] fields) => WriteLine(w =>
+    {
+        w.WriteString("event", name);
+        w.WriteNumber("step", step);
+        foreach (var (field, value) in fields)
+            switch (value)
+            {
+                case int i: w.WriteNumber(field, i); break;
+                case long l: w.WriteNumber(field, l); break;
+                case double d: w.WriteNumber(field, Math.Round(d, 3)); break;
+                default: w.WriteString(field, value.ToString()); break;
+            }
     });
 
     private void WriteLine(Action<Utf8JsonWriter> body)

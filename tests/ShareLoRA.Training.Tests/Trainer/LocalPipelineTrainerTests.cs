@@ -84,12 +84,13 @@ public sealed class LocalPipelineTrainerTests
         Assert.NotNull(result.InitialEvalLoss);
         Assert.Equal(result.FinalEvalLoss, result.Steps[^1].EvalLoss);
         var lines = File.ReadAllLines(Path.Combine(output, MetricsWriter.FileName));
-        Assert.Equal(6, lines.Length); // the eval before training, then one line per step
+        Assert.Equal(7, lines.Length); // the eval before training, one line per step, the final checkpoint's event
         Assert.Contains("\"eval_loss\"", lines[0]);
         foreach (var field in new[] { "step", "loss", "lr", "grad_norm", "clip_coefficient", "tokens", "target_tokens", "tokens_per_s", "wall_s" })
             Assert.Contains($"\"{field}\":", lines[1]);
         Assert.Contains("\"eval_loss\"", lines[3]);   // step 3
         Assert.Contains("\"eval_loss\"", lines[5]);   // the last step
+        Assert.StartsWith("{\"event\":\"checkpoint\",\"step\":5,", lines[6]);
         Assert.Equal(job.ToJson(), JobConfig.Load(Path.Combine(output, LocalPipelineTrainer.JobFileName)).ToJson());
 
         using var gathered = trainer.GatherAdapters();

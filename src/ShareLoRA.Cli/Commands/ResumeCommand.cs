@@ -1,0 +1,46 @@
+using System.CommandLine;
+using static System.FormattableString;
+using ShareLoRA.Training.Trainer;
+
+namespace ShareLoRA.Cli.Commands;
+
+/// <summary>`sharelora resume`: continues a `train` run from its newest valid checkpoint, on the same or another partition.</summary>
+public static class ResumeCommand
+{
+    public static Command Create()
+    {
+        var run = new Option<string>("--run") { Description = "The run's OUTPUT folder (holds job.json and checkpoints/)", Required = true };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Override a field of OUTPUT/job.json, e.g. --set pipeline.stages=3 to re-partition; only " +
+                          "name, steps, device, pipeline.*, checkpoint.* and data.eval_every may differ from the checkpoint (repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var threads = new Option<int?>("--threads") { Description = "Intra-op CPU threads for tensor work (default: libtorch's, one per core)" };
+        var quiet = new Option<bool>("--quiet") { Description = "Print only the final summary (the run log still goes to OUTPUT/train.log)" };
+        var stopAfter = TrainCommand.StopAfterOption();
+
+        var command = new Command("resume",
+            "Continue a training run from its newest valid checkpoint (a corrupt newer one is skipped with a log line and kept): " +
+            "rewinds OUTPUT/metrics.jsonl to the checkpoint's step and trains on to the job's steps, bitwise as if never stopped on the same partition.")
+        {
+            run, set, threads, quiet, stopAfter,
+        };
+        command.SetAction(parse =>
+        {
+            var folder = parse.GetValue(run)!;
+            if (!Directory.Exists(folder)) throw new UserError($"{folder}: run folder not found");
+            bool beQuiet = parse.GetValue(quiet);
+            TrainCommand.SetThreads(parse.GetValue(threads));
+            var result = LocalPipelineTrainer.Resume(folder, parse.GetValue(set) ?? [], console: !beQuiet,
+                onStep: beQuiet ? null : m => Console.Out.WriteLine(TrainCommand.ProgressLine(m)),
+                stopAfter: TrainCommand.CheckedStopAfter(parse.GetValue(stopAfter)));
+            var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
+            Console.Out.WriteLine(last is null
+                ? $"nothing to train: the run is already at its last step; adapter: {result.AdapterDirectory}"
+                : Invariant($"resumed and trained {result.Steps.Count} steps to step {last.Step}, final loss {last.Loss:0.0000}; adapter: {result.AdapterDirectory}"));
+            return 0;
+        });
+        return command;
+    }
+}
