@@ -1,6 +1,4 @@
 using ShareLoRA.Model.Adapters;
-using ShareLoRA.Model.Gpt2;
-using ShareLoRA.Model.Roberta;
 
 namespace ShareLoRA.Model;
 
@@ -24,12 +22,16 @@ public static class ModelFamilies
         _ => throw new ArgumentOutOfRangeException(nameof(family)),
     };
 
+    // Kept here rather than read from Gpt2Model/RobertaModel: those are TorchSharp modules, and touching them loads
+    // libtorch, which shape-only planning (`sharelora plan`, `params`) must never do.
+    private static readonly IReadOnlyList<TargetModule> EncoderDecoderTargets =
+        [TargetModule.Q, TargetModule.K, TargetModule.V, TargetModule.O, TargetModule.Up, TargetModule.Down];
+
     /// <summary>Module types the family's adapter hook reaches (Llama: all seven; GPT-2 and RoBERTa have no gate).</summary>
     public static IReadOnlyList<TargetModule> SupportedTargets(this ModelFamily family) => family switch
     {
         ModelFamily.Llama => TargetModules.All,
-        ModelFamily.Gpt2 => Gpt2Model.SupportedTargets,
-        ModelFamily.Roberta => RobertaModel.SupportedTargets,
+        ModelFamily.Gpt2 or ModelFamily.Roberta => EncoderDecoderTargets,
         _ => throw new ArgumentOutOfRangeException(nameof(family)),
     };
 

@@ -20,8 +20,7 @@ public sealed class Gpt2Model : nn.Module
     /// Module types the adapter hook reaches: q, k, v (slices of c_attn), o (attn.c_proj), up (mlp.c_fc), down
     /// (mlp.c_proj). The paper's GPT-2 runs use q and v.
     /// </summary>
-    public static readonly IReadOnlyList<TargetModule> SupportedTargets =
-        [TargetModule.Q, TargetModule.K, TargetModule.V, TargetModule.O, TargetModule.Up, TargetModule.Down];
+    public static IReadOnlyList<TargetModule> SupportedTargets => ModelFamily.Gpt2.SupportedTargets();
 
     private readonly Gpt2Embedding? embedding;
     private readonly ModuleList<Gpt2Block> h;

@@ -18,8 +18,7 @@ namespace ShareLoRA.Model.Roberta;
 public sealed class RobertaModel : nn.Module
 {
     /// <summary>Module types the adapter hook reaches: q, k, v, o (attention), up (intermediate.dense), down (output.dense). The paper uses q, v.</summary>
-    public static readonly IReadOnlyList<TargetModule> SupportedTargets =
-        [TargetModule.Q, TargetModule.K, TargetModule.V, TargetModule.O, TargetModule.Up, TargetModule.Down];
+    public static IReadOnlyList<TargetModule> SupportedTargets => ModelFamily.Roberta.SupportedTargets();
 
     private readonly RobertaEmbeddings? embeddings;
     private readonly ModuleList<RobertaLayer> layer;

@@ -6,6 +6,14 @@ using Xunit;
 
 namespace ShareLoRA.Training.Tests.Trainer;
 
+/// <summary>
+/// Runs alone: the working set is process-wide, so test classes running in parallel in the same process would add
+/// their own allocations to the growth this test measures (seen in CI: 88 MB from neighbours, not from the trainer).
+/// </summary>
+[CollectionDefinition(nameof(TrainerMemoryTests), DisableParallelization = true)]
+public sealed class TrainerMemoryCollection;
+
+[Collection(nameof(TrainerMemoryTests))]
 public sealed class TrainerMemoryTests
 {
     /// <summary>
