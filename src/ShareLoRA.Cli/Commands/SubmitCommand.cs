@@ -3,6 +3,7 @@ using static System.FormattableString;
 using ShareLoRA.Cli.Progress;
 using ShareLoRA.Cluster.Config;
 using ShareLoRA.Cluster.Coordination;
+using ShareLoRA.Cluster.Security;
 using ShareLoRA.Training.Jobs;
 
 namespace ShareLoRA.Cli.Commands;
@@ -30,26 +31,31 @@ public static class SubmitCommand
             Description = "Seconds to wait for each answer of the coordinator (with --wait, the job may take any time).",
             DefaultValueFactory = _ => 30,
         };
+        var (cert, ca, _) = NodeCommand.SecurityOptions();
         var command = new Command("submit",
             "Submit a training job to a running cluster (its coordinator plans the stages over the workers); paths in the job are " +
             "resolved here and must exist at the same place on the seed and the workers.")
         {
-            seed, job, set, wait, timeout,
+            seed, job, set, wait, timeout, cert, ca,
         };
         command.SetAction(parse =>
         {
             var seedAddress = HostPort.Parse(parse.GetValue(seed)!, "--seed");
             var seconds = parse.GetValue(timeout);
             if (seconds <= 0) throw new UserError($"--timeout must be > 0 seconds (got {seconds})");
+            var (certFile, caFile) = (parse.GetValue(cert), parse.GetValue(ca));
+            if ((certFile == null) != (caFile == null))
+                throw new UserError("--cert and --ca go together: a certificate from the cluster CA and that CA");
+            var tls = certFile == null ? null : ClusterTls.Load(certFile, caFile!, ClusterCertificates.PasswordFromEnvironment());
             var config = JobConfig.Load(parse.GetValue(job)!, parse.GetValue(set) ?? []);
-            return Run(seedAddress, config, parse.GetValue(wait), TimeSpan.FromSeconds(seconds)).GetAwaiter().GetResult();
+            return Run(seedAddress, config, parse.GetValue(wait), TimeSpan.FromSeconds(seconds), tls).GetAwaiter().GetResult();
         });
         return command;
     }
 
-    private static async Task<int> Run(HostPort seed, JobConfig job, bool wait, TimeSpan timeout)
+    private static async Task<int> Run(HostPort seed, JobConfig job, bool wait, TimeSpan timeout, ClusterTls? tls)
     {
-        await using var client = CoordinatorClient.Connect(seed);
+        await using var client = CoordinatorClient.Connect(seed, tls: tls);
         CoordinatorProtocol.JobAccepted accepted;
         try
         {

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Tools.Client;
 using ShareLoRA.Cluster.Config;
+using ShareLoRA.Cluster.Security;
 using ShareLoRA.Cluster.Status;
 
 namespace ShareLoRA.Cluster.Coordination;
@@ -23,13 +24,16 @@ public sealed class CoordinatorClient : IAsyncDisposable
         _seed = seed;
     }
 
-    /// <summary>Opens the client (does not wait for the cluster: the first request does).</summary>
-    public static CoordinatorClient Connect(HostPort seed, string? bindHost = null)
+    /// <summary>
+    /// Opens the client (does not wait for the cluster: the first request does). A cluster running TLS answers only a
+    /// client with a certificate from its CA (<paramref name="tls"/>), as for status.
+    /// </summary>
+    public static CoordinatorClient Connect(HostPort seed, string? bindHost = null, ClusterTls? tls = null)
     {
-        var config = ClusterConfig.ForClient(bindHost ?? StatusClient.LocalHostToward(seed.Host))
+        var config = ClusterConfig.ForClient(bindHost ?? StatusClient.LocalHostToward(seed.Host), tls != null)
             .WithFallback(ClusterClientReceptionist.DefaultConfig());
-        var system = ActorSystem.Create(ClusterConfig.SystemName + "-submit", config);
-        var receptionist = ActorPath.Parse(ClusterConfig.AddressOf(seed) + "/system/receptionist");
+        var system = AkkaTls.CreateSystem(ClusterConfig.SystemName + "-submit", config, tls, rejections: null);
+        var receptionist = ActorPath.Parse(ClusterConfig.AddressOf(seed, tls != null) + "/system/receptionist");
         var settings = ClusterClientSettings.Create(system).WithInitialContacts(ImmutableHashSet.Create(receptionist));
         return new CoordinatorClient(system, system.ActorOf(ClusterClient.Props(settings), "client"), seed);
     }

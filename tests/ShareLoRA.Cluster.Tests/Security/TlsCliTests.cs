@@ -50,6 +50,17 @@ public sealed class TlsCliTests : IDisposable
         Assert.Equal(2, anonymous.Code);
         Assert.StartsWith("error: no status from a cluster at", anonymous.Stderr);
         Assert.DoesNotContain("BEGIN PRIVATE KEY", seed.Stdout);
+
+        // Jobs go through the same door: without a certificate from the cluster CA, submit gets no answer; with one,
+        // the coordinator answers: here it rejects the job, naming the missing model's config.json.
+        File.WriteAllText(Path.Combine(_dir, "job.json"), """{ "model": "no-such-model", "data": { "train": "no-such-data.jsonl" }, "steps": 1 }""");
+        var anonymousSubmit = Run("submit", "--seed", $"127.0.0.1:{port}", "--job", "job.json", "--timeout", "3");
+        Assert.Equal(2, anonymousSubmit.Code);
+        Assert.StartsWith("error: no answer from the coordinator", anonymousSubmit.Stderr);
+        var certifiedSubmit = Run(["submit", "--seed", $"127.0.0.1:{port}", "--job", "job.json", "--timeout", "20", .. tls("ops")]);
+        Assert.Equal(2, certifiedSubmit.Code);
+        Assert.StartsWith("error: the coordinator rejected the job:", certifiedSubmit.Stderr);
+        Assert.Contains(Path.Combine("no-such-model", "config.json"), certifiedSubmit.Stderr);
     }
 
     [Fact]
