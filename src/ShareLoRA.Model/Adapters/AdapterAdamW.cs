@@ -83,13 +83,17 @@ public sealed class AdapterAdamW : IDisposable
         step += 1;
         var grad = gradIn.dtype == p.dtype && gradIn.device == p.device ? gradIn : gradIn.to(p.dtype, p.device);
 
-        p.mul_(1 - lr * s.WeightDecay);
-        m.mul_(s.Beta1).add_(grad, alpha: 1 - s.Beta1);
-        v.mul_(s.Beta2).addcmul_(grad, grad, value: 1 - s.Beta2);
         var biasCorrection1 = 1 - Math.Pow(s.Beta1, step);
         var biasCorrection2 = 1 - Math.Pow(s.Beta2, step);
-        var denom = v.sqrt().div_(Math.Sqrt(biasCorrection2)).add_(s.Eps);
-        p.addcdiv_(m, denom, value: -(lr / biasCorrection1));
+        // Explicit Scalars kept alive until the native calls return (see AdapterDropout.KeepMask).
+        using Scalar decay = (1 - lr * s.WeightDecay).ToScalar(), beta1 = s.Beta1.ToScalar(), oneMinusBeta1 = (1 - s.Beta1).ToScalar(),
+            beta2 = s.Beta2.ToScalar(), oneMinusBeta2 = (1 - s.Beta2).ToScalar(), sqrtBc2 = Math.Sqrt(biasCorrection2).ToScalar(),
+            eps = s.Eps.ToScalar(), stepSize = (-(lr / biasCorrection1)).ToScalar();
+        p.mul_(decay);
+        m.mul_(beta1).add_(grad, alpha: oneMinusBeta1);
+        v.mul_(beta2).addcmul_(grad, grad, value: oneMinusBeta2);
+        var denom = v.sqrt().div_(sqrtBc2).add_(eps);
+        p.addcdiv_(m, denom, value: stepSize);
         _state[name] = (step, m, v);
     }
 

@@ -177,7 +177,8 @@ public sealed class AdapterBank : IModelAdapters, IDisposable
         var dropped = AdapterDropout.Apply(x, Seed, Context, layer, module, Layout.Dropout);
         var down = nn.functional.linear(dropped, a);     // [..., d_in] -> [..., r]
         var up = nn.functional.linear(down, b);          // [..., r] -> [..., d_out]
-        var delta = up.mul(Layout.Scale);
+        using var scale = Layout.Scale.ToScalar();      // explicit Scalar kept alive: see AdapterDropout.KeepMask
+        var delta = up.mul(scale);
         if (delta.dtype != input.dtype) delta = delta.to_type(input.dtype);
         return delta.MoveToOuterDisposeScope();
     }
@@ -192,7 +193,8 @@ public sealed class AdapterBank : IModelAdapters, IDisposable
             throw new ArgumentException($"merge: weight of {m.ShortName()} in layer {layer} must be [{dOut}, {dIn}] (got [{string.Join(", ", w0.shape)}])");
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var update = matmul(b, a).mul_(Layout.Scale);    // [d_out, r] @ [r, d_in]
+        using var scale = Layout.Scale.ToScalar();
+        var update = matmul(b, a).mul_(scale);    // [d_out, r] @ [r, d_in]
         var merged = w0.to_type(DType).add(update).to_type(w0.dtype);
         return merged.MoveToOuterDisposeScope();
     }

@@ -20,7 +20,11 @@ public static class AdapterDropout
         var seed = DropoutSeed.ForGenerator(DropoutSeed.ForDropout(runSeed, context.Step, context.MicroBatch, layer, module));
         using var generator = new Generator(seed, CPU);
         var u = rand(shape, ScalarType.Float32, CPU, false, generator);
-        return u.ge(p).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        // Scalars are created explicitly and kept alive by `using` until the native call returns: TorchSharp's Scalar
+        // overloads pass scalar.Handle without GC.KeepAlive, so an implicit temporary can be finalized mid-call (seen
+        // in CI as libtorch's "Unknown scalar type" inside mul_). The same pattern is used across the training hot path.
+        using var threshold = p.ToScalar();
+        return u.ge(threshold).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -31,8 +35,9 @@ public static class AdapterDropout
         if (!context.Training || p <= 0) return x;
         using var scope = NewDisposeScope();
         var mask = KeepMask(runSeed, context, layer, module, x.shape, p).to(x.dtype, x.device);
-        // Scale the small mask rather than the product: x is read once.
-        var scaled = mask.mul_(1.0 / (1.0 - p));
+        // Scale the small mask rather than the product: x is read once. (Explicit Scalar: see KeepMask.)
+        using var keepScale = (1.0 / (1.0 - p)).ToScalar();
+        var scaled = mask.mul_(keepScale);
         return x.mul(scaled).MoveToOuterDisposeScope();
     }
 }

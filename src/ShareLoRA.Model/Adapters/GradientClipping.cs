@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Model.Adapters;
@@ -31,6 +32,7 @@ public static class GradientClipping
     public static void Scale(IEnumerable<Tensor> grads, double coefficient)
     {
         using var noGrad = no_grad();
-        foreach (var g in grads) g.mul_(coefficient);
+        using var scale = coefficient.ToScalar();   // explicit Scalar kept alive: see AdapterDropout.KeepMask
+        foreach (var g in grads) g.mul_(scale);
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -24,8 +25,9 @@ public sealed class RmsNorm : nn.Module
         // bf16/fp16 go up to fp32 as in HF; fp64 stays fp64 (casting it down would make float64 gradient checks
         // through the model see fp32 rounding noise).
         var wide = x.dtype == ScalarType.Float64 ? x : x.to(ScalarType.Float32);
-        var variance = wide.pow(2).mean([-1], keepdim: true);         // [..., 1]
-        var normed = (wide * (variance + _eps).rsqrt()).to(x.dtype);
+        using Scalar two = 2.ToScalar(), eps = _eps.ToScalar();      // explicit Scalars: see AdapterDropout.KeepMask
+        var variance = wide.pow(two).mean([-1], keepdim: true);       // [..., 1]
+        var normed = (wide * variance.add(eps).rsqrt()).to(x.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }
 }

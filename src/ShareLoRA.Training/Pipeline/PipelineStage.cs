@@ -111,7 +111,8 @@ public sealed class PipelineStage : IDisposable
             return new StageForwardResult(send.MoveToOuterDisposeScope(), null, 0);
         }
         var (lossSum, targets) = TokenLossSum(output, labels!);
-        var scaled = lossSum.div(lossDivisor);
+        using var divisor = lossDivisor.ToScalar();     // explicit Scalar kept alive: see AdapterDropout.KeepMask
+        var scaled = lossSum.div(divisor);
         double sum = lossSum.detach().to_type(ScalarType.Float64).item<double>();
         _inFlight[microBatch] = new InFlight(leaf?.DetachFromDisposeScope(), scaled.DetachFromDisposeScope());
         return new StageForwardResult(null, sum, targets);
@@ -189,7 +190,8 @@ public sealed class PipelineStage : IDisposable
             predicting = predicting.to_type(ScalarType.Float32);
         var next = labels.to(ScalarType.Int64, logits.device).narrow(1, 1, s - 1).reshape(-1);  // [b*(s-1)]
         var loss = nn.functional.cross_entropy(predicting, next, ignore_index: -100, reduction: nn.Reduction.Sum);
-        long targets = next.ne(-100).sum().item<long>();
+        using var ignore = (-100).ToScalar();
+        long targets = next.ne(ignore).sum().item<long>();
         return (loss, targets);
     }
 
