@@ -5,10 +5,11 @@ using System.Text.Json.Nodes;
 namespace ShareLoRA.Model.Config;
 
 /// <summary>
-/// Typed fields of a Hugging Face config.json object for the GPT-2 and RoBERTa config records, with one-line errors
-/// naming the file and the field. (LlamaConfig keeps its own private reader; this one serves the other families.)
+/// Typed fields of a Hugging Face config.json object for the Llama, GPT-2 and RoBERTa config records, with one-line
+/// errors naming the file and the field. <c>prefix</c> names a nested object's fields in errors
+/// (e.g. "rope_scaling.").
 /// </summary>
-internal sealed class ConfigJsonReader(JsonObject obj, string source)
+internal sealed class ConfigJsonReader(JsonObject obj, string source, string prefix = "")
 {
     public JsonObject Root => obj;
     public string Source => source;
@@ -33,7 +34,7 @@ internal sealed class ConfigJsonReader(JsonObject obj, string source)
     }
 
     public InvalidDataException Bad(string field, string expected, JsonNode? got) =>
-        new($"{source}: {field} must be {expected} (got {got?.ToJsonString() ?? "null"})");
+        new($"{source}: {prefix}{field} must be {expected} (got {got?.ToJsonString() ?? "null"})");
 
     private JsonValue? Value(string field, string expected)
     {
@@ -44,7 +45,7 @@ internal sealed class ConfigJsonReader(JsonObject obj, string source)
 
     public int ReqPositiveInt(string field)
     {
-        var v = OptInt(field) ?? throw new InvalidDataException($"{source}: required field {field} is missing");
+        var v = OptInt(field) ?? throw new InvalidDataException($"{source}: required field {prefix}{field} is missing");
         if (v <= 0) throw Bad(field, "a positive integer", obj[field]);
         return v;
     }
@@ -65,6 +66,17 @@ internal sealed class ConfigJsonReader(JsonObject obj, string source)
             && double.TryParse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
             && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue) return (int)d;
         throw Bad(field, "an integer", v);
+    }
+
+    public double ReqDouble(string field) =>
+        OptDouble(field) ?? throw new InvalidDataException($"{source}: required field {prefix}{field} is missing");
+
+    public double? OptDouble(string field)
+    {
+        var v = Value(field, "a number");
+        if (v == null) return null;
+        if (v.GetValueKind() != JsonValueKind.Number) throw Bad(field, "a number", v);
+        return double.Parse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
     }
 
     public double? OptPositiveDouble(string field)
@@ -93,6 +105,16 @@ internal sealed class ConfigJsonReader(JsonObject obj, string source)
         var v = Value(field, "a string");
         if (v == null) return null;
         return v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : throw Bad(field, "a string", v);
+    }
+
+    /// <summary>An integer or a list of integers (e.g. eos_token_id); empty when absent.</summary>
+    public IReadOnlyList<int> OptIntOrList(string field)
+    {
+        var node = obj[field];
+        if (node == null) return [];
+        if (node is JsonArray arr)
+            return arr.Select(n => n is JsonValue jv && jv.TryGetValue<int>(out var i) ? i : throw Bad(field, "an integer or a list of integers", node)).ToArray();
+        return [OptInt(field)!.Value];
     }
 
     /// <summary>Throws unless model_type is absent or equal to <paramref name="expected"/>.</summary>

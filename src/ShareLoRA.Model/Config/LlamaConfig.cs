@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -78,7 +77,7 @@ public sealed record LlamaConfig
         {
             throw new InvalidDataException($"{sourceName}: not valid JSON ({e.Message})");
         }
-        var r = new FieldReader(root, sourceName);
+        var r = new ConfigJsonReader(root, sourceName);
 
         if (root["architectures"] is JsonArray archs)
         {
@@ -86,9 +85,7 @@ public sealed record LlamaConfig
             if (!names.Contains("LlamaForCausalLM"))
                 throw new InvalidDataException($"{sourceName}: architectures must contain LlamaForCausalLM (got {string.Join(", ", names)})");
         }
-        var modelType = r.OptString("model_type");
-        if (modelType != null && modelType != "llama")
-            throw new InvalidDataException($"{sourceName}: model_type must be \"llama\" (got \"{modelType}\")");
+        r.RequireModelType("llama");
         var act = r.OptString("hidden_act");
         if (act != null && act != "silu")
             throw new InvalidDataException($"{sourceName}: hidden_act must be \"silu\" (got \"{act}\")");
@@ -136,7 +133,7 @@ public sealed record LlamaConfig
         if (node == null) return null;
         if (node is not JsonObject obj)
             throw new InvalidDataException($"{sourceName}: rope_scaling must be an object or null");
-        var r = new FieldReader(obj, sourceName, "rope_scaling.");
+        var r = new ConfigJsonReader(obj, sourceName, "rope_scaling.");
         var type = r.OptString("rope_type") ?? r.OptString("type")
             ?? throw new InvalidDataException($"{sourceName}: rope_scaling.rope_type is missing");
         switch (type)
@@ -202,76 +199,4 @@ public sealed record LlamaConfig
         && EosTokenIds.SequenceEqual(other.EosTokenIds) && TorchDtype == other.TorchDtype;
 
     public override int GetHashCode() => HashCode.Combine(HiddenSize, IntermediateSize, NumHiddenLayers, NumAttentionHeads, VocabSize);
-
-    /// <summary>Reads typed fields of one JSON object, with errors that name the file and the field.</summary>
-    private sealed class FieldReader(JsonObject obj, string source, string prefix = "")
-    {
-        private InvalidDataException Bad(string field, string expected, JsonNode? got) =>
-            new($"{source}: {prefix}{field} must be {expected} (got {got?.ToJsonString() ?? "null"})");
-
-        private JsonValue? Value(string field, string expected)
-        {
-            var node = obj[field];
-            if (node == null) return null;
-            return node as JsonValue ?? throw Bad(field, expected, node);
-        }
-
-        public int ReqPositiveInt(string field)
-        {
-            if (!obj.ContainsKey(field) || obj[field] == null)
-                throw new InvalidDataException($"{source}: required field {prefix}{field} is missing");
-            var v = OptInt(field)!.Value;
-            if (v <= 0) throw Bad(field, "a positive integer", obj[field]);
-            return v;
-        }
-
-        public double ReqDouble(string field) =>
-            OptDouble(field) ?? throw new InvalidDataException($"{source}: required field {prefix}{field} is missing");
-
-        public int? OptInt(string field)
-        {
-            var v = Value(field, "an integer");
-            if (v == null) return null;
-            if (v.TryGetValue<int>(out var i)) return i;
-            if (v.TryGetValue<double>(out var d) && d == Math.Floor(d) && Math.Abs(d) < int.MaxValue) return (int)d;
-            if (v.GetValueKind() == JsonValueKind.Number && int.TryParse(v.ToJsonString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out i)) return i;
-            throw Bad(field, "an integer", v);
-        }
-
-        public double? OptDouble(string field)
-        {
-            var v = Value(field, "a number");
-            if (v == null) return null;
-            if (v.GetValueKind() != JsonValueKind.Number) throw Bad(field, "a number", v);
-            return double.Parse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
-        }
-
-        public bool? OptBool(string field)
-        {
-            var v = Value(field, "true or false");
-            if (v == null) return null;
-            return v.GetValueKind() switch
-            {
-                JsonValueKind.True => true,
-                JsonValueKind.False => false,
-                _ => throw Bad(field, "true or false", v),
-            };
-        }
-
-        public string? OptString(string field)
-        {
-            var v = Value(field, "a string");
-            if (v == null) return null;
-            return v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : throw Bad(field, "a string", v);
-        }
-
-        public IReadOnlyList<int> OptIntOrList(string field)
-        {
-            var node = obj[field];
-            if (node == null) return [];
-            if (node is JsonArray arr)
-                return arr.Select(n => n is JsonValue jv && jv.TryGetValue<int>(out var i) ? i : throw Bad(field, "an integer or a list of integers", node)).ToArray();
-            return [OptInt(field)!.Value];
-        }
-    }
 }

@@ -26,22 +26,8 @@ public static class AdapterLayoutFactory
         }
     }
 
-    /// <summary>(d_in, d_out) of every module type of a Llama model with this config.</summary>
-    public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> DimsOf(LlamaConfig config)
-    {
-        int h = config.HiddenSize, f = config.IntermediateSize;
-        int q = config.NumAttentionHeads * config.HeadDim, kv = config.NumKeyValueHeads * config.HeadDim;
-        return new Dictionary<TargetModule, (int, int)>
-        {
-            [TargetModule.Q] = (h, q),
-            [TargetModule.K] = (h, kv),
-            [TargetModule.V] = (h, kv),
-            [TargetModule.O] = (q, h),
-            [TargetModule.Gate] = (h, f),
-            [TargetModule.Up] = (h, f),
-            [TargetModule.Down] = (f, h),
-        };
-    }
+    /// <summary>(d_in, d_out) of every module type of a Llama model with this config (the model layer's <see cref="AdapterLayout.LlamaDims(LlamaConfig)"/>).</summary>
+    public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> DimsOf(LlamaConfig config) => AdapterLayout.LlamaDims(config);
 
     /// <summary>The layout for <paramref name="adapter"/> on a model with <paramref name="config"/>.</summary>
     /// <param name="adapter">The job's adapter section.</param>

@@ -38,10 +38,10 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
     [Fact]
     public void ScoreWithAdapterDiffersFromTheBaseAndEqualsTheInProcessAdaptedModel()
     {
-        var (code, stdout, stderr) = CliRunner.Run("score", "--model", tiny.ModelDir, "--token-ids", IdsText, "--json");
+        var (code, stdout, stderr) = CliRun.Run("score", "--model", tiny.ModelDir, "--token-ids", IdsText, "--json");
         Assert.True(code == 0, stderr);
         var baseLogProbs = LogProbs(stdout);
-        (code, stdout, stderr) = CliRunner.Run("score", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--token-ids", IdsText, "--json");
+        (code, stdout, stderr) = CliRun.Run("score", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--token-ids", IdsText, "--json");
         Assert.True(code == 0, stderr);
         var adapted = LogProbs(stdout);
 
@@ -53,7 +53,7 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
     [Fact]
     public void GenerateWithAdapterEqualsTheInProcessAdaptedModel()
     {
-        var (code, stdout, stderr) = CliRunner.Run("generate", "--model", tiny.ModelDir, "--adapter", tiny.AdapterDir,
+        var (code, stdout, stderr) = CliRun.Run("generate", "--model", tiny.ModelDir, "--adapter", tiny.AdapterDir,
             "--prompt-ids", "1,300,17", "--max-new-tokens", "12", "--temperature", "0", "--json");
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
@@ -67,7 +67,7 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
     public void MergedCheckpointsLogitsEqualBasePlusAdapterLogits()
     {
         var outDir = tiny.NewDir("merged");
-        var (code, stdout, stderr) = CliRunner.Run("merge", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--out", outDir);
+        var (code, stdout, stderr) = CliRun.Run("merge", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--out", outDir);
         Assert.True(code == 0, stderr);
         Assert.Contains("share-a", stdout);
         Assert.True(File.Exists(Path.Combine(outDir, "config.json")));
@@ -94,19 +94,19 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
         var outDir = tiny.NewDir("busy");
         Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "notes.txt"), "keep me");
-        var (code, _, stderr) = CliRunner.Run("merge", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--out", outDir);
+        var (code, _, stderr) = CliRun.Run("merge", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--out", outDir);
         Assert.Equal(2, code);
         Assert.StartsWith("error: --out: " + outDir + " is not empty", stderr);
         Assert.Contains("--force", stderr);
         Assert.Single(stderr.Trim().Split('\n'));
         Assert.False(File.Exists(Path.Combine(outDir, "model.safetensors")));
 
-        (code, _, stderr) = CliRunner.Run("merge", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--out", outDir, "--force");
+        (code, _, stderr) = CliRun.Run("merge", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--out", outDir, "--force");
         Assert.True(code == 0, stderr);
         Assert.True(File.Exists(Path.Combine(outDir, "model.safetensors")));
         Assert.Equal("keep me", File.ReadAllText(Path.Combine(outDir, "notes.txt")));
 
-        (code, _, stderr) = CliRunner.Run("merge", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--out", tiny.ModelDir, "--force");
+        (code, _, stderr) = CliRun.Run("merge", "--model", tiny.ModelDir, "--adapter", tiny.RunDir, "--out", tiny.ModelDir, "--force");
         Assert.Equal(2, code);
         Assert.Contains("base model directory", stderr);
     }
@@ -118,7 +118,7 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
     {
         var outDir = tiny.NewDir("peft");
         string[] args = ["export", "--adapter", tiny.RunDir, "--format", "peft", "--out", outDir];
-        var (code, _, stderr) = CliRunner.Run(plainPeft ? [.. args, "--plain-peft"] : args);
+        var (code, _, stderr) = CliRun.Run(plainPeft ? [.. args, "--plain-peft"] : args);
         Assert.True(code == 0, stderr);
         Assert.False(File.Exists(Path.Combine(outDir, NativeAdapterFormat.FileName)));
 
@@ -137,7 +137,7 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
     [Fact]
     public void ExportAcceptsOnlyPeft()
     {
-        var (code, _, stderr) = CliRunner.Run("export", "--adapter", tiny.RunDir, "--format", "gguf", "--out", tiny.NewDir("x"));
+        var (code, _, stderr) = CliRun.Run("export", "--adapter", tiny.RunDir, "--format", "gguf", "--out", tiny.NewDir("x"));
         Assert.Equal(2, code);
         Assert.Contains("gguf", stderr);
     }
@@ -154,7 +154,7 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
             string[] args = command == "score"
                 ? ["score", "--model", tiny.ModelDir, "--adapter", wrongDir, "--token-ids", IdsText]
                 : ["merge", "--model", tiny.ModelDir, "--adapter", wrongDir, "--out", tiny.NewDir("m")];
-            var (code, _, stderr) = CliRunner.Run(args);
+            var (code, _, stderr) = CliRun.Run(args);
             Assert.Equal(2, code);
             Assert.StartsWith("error: " + Path.Combine(wrongDir, NativeAdapterFormat.FileName) + ": tensor 'layers.0.gate.B'", stderr);
             Assert.Contains("[20, 4], expected [24, 4]", stderr);
@@ -177,19 +177,19 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
             AdapterDirectory.Save(bank, Path.Combine(runDir, AdapterDirectory.SubdirectoryName), stories);
         }
         const string text = "Once upon a time, there was a little dog.";
-        var (code, stdout, stderr) = CliRunner.Run("score", "--model", stories, "--adapter", runDir, "--text", text, "--json");
+        var (code, stdout, stderr) = CliRun.Run("score", "--model", stories, "--adapter", runDir, "--text", text, "--json");
         Assert.True(code == 0, stderr);
         var withAdapter = LogProbs(stdout);
-        (code, stdout, _) = CliRunner.Run("score", "--model", stories, "--text", text, "--json");
+        (code, stdout, _) = CliRun.Run("score", "--model", stories, "--text", text, "--json");
         var plain = LogProbs(stdout);
         Assert.True(withAdapter.Zip(plain).Max(p => Math.Abs(p.First - p.Second)) > 1e-3);
 
         var merged = tiny.NewDir("stories-merged");
-        (code, _, stderr) = CliRunner.Run("merge", "--model", stories, "--adapter", runDir, "--out", merged);
+        (code, _, stderr) = CliRun.Run("merge", "--model", stories, "--adapter", runDir, "--out", merged);
         Assert.True(code == 0, stderr);
         foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(stories, file)), File.ReadAllBytes(Path.Combine(merged, file)));
-        (code, stdout, stderr) = CliRunner.Run("score", "--model", merged, "--text", text, "--json");
+        (code, stdout, stderr) = CliRun.Run("score", "--model", merged, "--text", text, "--json");
         Assert.True(code == 0, stderr);
         var fromMerged = LogProbs(stdout);
         Assert.Equal(withAdapter.Length, fromMerged.Length);

@@ -19,20 +19,6 @@ public sealed class CheckpointsCommandTests : IDisposable
         catch (IOException) { }
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try { return (CliApp.Run(args), stdout.ToString(), stderr.ToString()); }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
     private void Save(long step)
     {
         using var a = ones(4, 4);
@@ -48,7 +34,7 @@ public sealed class CheckpointsCommandTests : IDisposable
         Save(1_000_000);
         File.Delete(Path.Combine(_run, "checkpoints", "step-1000000", CheckpointFiles.Adapter));
 
-        var (code, stdout, stderr) = Run("checkpoints", "--run", _run, "--json");
+        var (code, stdout, stderr) = CliRun.Run("checkpoints", "--run", _run, "--json");
         Assert.Equal(0, code);
         Assert.Equal("", stderr);
         using var doc = JsonDocument.Parse(stdout);
@@ -66,7 +52,7 @@ public sealed class CheckpointsCommandTests : IDisposable
     public void TablePrintsStepTimeSizeAndStatus()
     {
         Save(200);
-        var (code, stdout, _) = Run("checkpoints", "--run", _run);
+        var (code, stdout, _) = CliRun.Run("checkpoints", "--run", _run);
         Assert.Equal(0, code);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
@@ -77,12 +63,12 @@ public sealed class CheckpointsCommandTests : IDisposable
     [Fact]
     public void EmptyRunSaysSoAndMissingRunIsAnError()
     {
-        var (code, stdout, _) = Run("checkpoints", "--run", _run);
+        var (code, stdout, _) = CliRun.Run("checkpoints", "--run", _run);
         Assert.Equal(0, code);
         Assert.Equal($"no checkpoints in {Path.Combine(_run, "checkpoints")}", stdout.Trim());
 
         var missing = Path.Combine(_run, "nope");
-        (code, _, var stderr) = Run("checkpoints", "--run", missing);
+        (code, _, var stderr) = CliRun.Run("checkpoints", "--run", missing);
         Assert.Equal(2, code);
         Assert.Equal($"error: --run {missing}: folder not found", stderr.Trim());
     }

@@ -15,24 +15,6 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
     private static readonly string[] Letters = ["A", "B", "C", "D"];
     private const string Header = "question,choice0,choice1,choice2,choice3,answer\n";
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            int code = CliApp.Run(args);
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
     // Two subjects with known answers: "alpha" (2 test questions) and "beta_gamma" (3), two dev rows each.
     private string WriteMmlu(string name, int[] alphaAnswers, int[] betaAnswers)
     {
@@ -63,7 +45,7 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
         var model = tiny.Require();
         var data = WriteMmlu("mmlu-known", [1, 3], [2, 1, 0]);
         var predictions = Path.Combine(tiny.Root, "pred-known.jsonl");
-        var (code, stdout, stderr) = Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "2", "--json", "--predictions", predictions, "--batch-size", "2");
+        var (code, stdout, stderr) = CliRun.Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "2", "--json", "--predictions", predictions, "--batch-size", "2");
         Assert.Equal(0, code);
 
         var lines = ReadLines(predictions);
@@ -104,13 +86,13 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
         // 0-shot prompts do not contain the answers, so rewriting the gold answers leaves the predictions unchanged.
         var first = WriteMmlu("mmlu-probe", [0, 0], [0, 0, 0]);
         var probe = Path.Combine(tiny.Root, "pred-probe.jsonl");
-        Assert.Equal(0, Run("eval", "mmlu", "--model", model, "--data", first, "--shots", "0", "--json", "--predictions", probe).Code);
+        Assert.Equal(0, CliRun.Run("eval", "mmlu", "--model", model, "--data", first, "--shots", "0", "--json", "--predictions", probe).Code);
         var predicted = ReadLines(probe).Select(l => Array.IndexOf(Letters, l.GetProperty("predicted").GetString())).ToArray();
         int Wrong(int p) => (p + 1) % 4;
 
         // alpha: 2/2 right; beta_gamma: 1/3 right -> macro (1 + 1/3) / 2 = 2/3, micro 3/5.
         var data = WriteMmlu("mmlu-constructed", [predicted[0], predicted[1]], [predicted[2], Wrong(predicted[3]), Wrong(predicted[4])]);
-        var (code, stdout, _) = Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "0", "--json");
+        var (code, stdout, _) = CliRun.Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "0", "--json");
         Assert.Equal(0, code);
         using var doc = JsonDocument.Parse(stdout);
         var root = doc.RootElement;
@@ -126,7 +108,7 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
     {
         var model = tiny.Require();
         var data = WriteMmlu("mmlu-text", [0, 1], [2, 3, 0]);
-        var (code, stdout, stderr) = Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "1", "--subjects", "beta_gamma", "--limit", "2");
+        var (code, stdout, stderr) = CliRun.Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "1", "--subjects", "beta_gamma", "--limit", "2");
         Assert.Equal(0, code);
         Assert.StartsWith("[1/1] beta_gamma: accuracy ", stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -144,11 +126,11 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
         var model = tiny.Require();
         var data = WriteMmlu("mmlu-bad", [0, 1], [2, 3, 0]);
         var bad = tiny.Write("mmlu-bad/test/alpha_test.csv", Header + "Q1,a,b,c,d,0\nQ2,a,\"b\"x,c,d,1\n");
-        var (code, stdout, stderr) = Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "0");
+        var (code, stdout, stderr) = CliRun.Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "0");
         Assert.Equal(2, code);
         Assert.Equal($"error: {bad}:3: unexpected character 'x' after a closing quote (expected ',' or end of line)\n", stderr.Replace("\r", ""));
 
-        (code, _, stderr) = Run("eval", "mmlu", "--model", model, "--data", data, "--subjects", "nope");
+        (code, _, stderr) = CliRun.Run("eval", "mmlu", "--model", model, "--data", data, "--subjects", "nope");
         Assert.Equal(2, code);
         Assert.StartsWith("error: unknown MMLU subject \"nope\"", stderr);
     }
@@ -159,7 +141,7 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
         var model = tiny.Require();
         string[] texts = ["Once upon a time there was a cat.", "Hi.", "The dog ran to the park and played all day."];
         var file = tiny.Write("ppl/texts.jsonl", string.Join("\n", texts.Select(t => JsonSerializer.Serialize(new { text = t }))) + "\n");
-        var (code, stdout, stderr) = Run("eval", "perplexity", "--model", model, "--data", file, "--format", "text", "--batch-size", "2", "--json");
+        var (code, stdout, stderr) = CliRun.Run("eval", "perplexity", "--model", model, "--data", file, "--format", "text", "--batch-size", "2", "--json");
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
         var root = doc.RootElement;
@@ -198,7 +180,7 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
             "{\"question\": \"What is 10 times 7?\", \"answer\": \"#### 70\"}\n" +
             "{\"question\": \"Unused\", \"answer\": \"#### 1\"}\n");
         var predictions = Path.Combine(tiny.Root, "gsm/pred.jsonl");
-        var (code, stdout, stderr) = Run("eval", "gsm8k", "--model", model, "--data", test, "--shots", "2", "--limit", "2",
+        var (code, stdout, stderr) = CliRun.Run("eval", "gsm8k", "--model", model, "--data", test, "--shots", "2", "--limit", "2",
             "--max-new-tokens", "6", "--json", "--predictions", predictions);
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
@@ -212,7 +194,7 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
             Assert.Contains(l.GetProperty("stop").GetString(), new[] { "length", "eos", "stop-string" });
         Assert.EndsWith("[2/2] correct " + correct + " (" + (correct / 2.0).ToString("F4", System.Globalization.CultureInfo.InvariantCulture) + ")\n", stderr.Replace("\r", ""));
 
-        var (missing, _, err) = Run("eval", "gsm8k", "--model", model, "--data", test, "--shots-file", Path.Combine(tiny.Root, "gsm/none.jsonl"));
+        var (missing, _, err) = CliRun.Run("eval", "gsm8k", "--model", model, "--data", test, "--shots-file", Path.Combine(tiny.Root, "gsm/none.jsonl"));
         Assert.Equal(2, missing);
         Assert.StartsWith("error: --shots-file: file not found", err);
     }
@@ -240,8 +222,8 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
             AdapterDirectory.Save(bank, adapterDir, "tiny");
         }
         string basePred = Path.Combine(tiny.Root, "pred-base.jsonl"), adaptedPred = Path.Combine(tiny.Root, "pred-adapted.jsonl");
-        Assert.Equal(0, Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "1", "--json", "--predictions", basePred).Code);
-        var (code, _, stderr) = Run("eval", "mmlu", "--model", model, "--adapter", Path.GetDirectoryName(adapterDir)!, "--data", data, "--shots", "1", "--json", "--predictions", adaptedPred);
+        Assert.Equal(0, CliRun.Run("eval", "mmlu", "--model", model, "--data", data, "--shots", "1", "--json", "--predictions", basePred).Code);
+        var (code, _, stderr) = CliRun.Run("eval", "mmlu", "--model", model, "--adapter", Path.GetDirectoryName(adapterDir)!, "--data", data, "--shots", "1", "--json", "--predictions", adaptedPred);
         Assert.True(code == 0, stderr);
 
         float[][] Logits(string path) => ReadLines(path).Select(l => l.GetProperty("logits").EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
@@ -259,7 +241,7 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
             for (int c = 0; c < 4; c++)
                 Assert.Equal(expected[i][c], adapted[i][c], 4);
 
-        var (bad, _, err) = Run("eval", "perplexity", "--model", model, "--adapter", Path.Combine(tiny.Root, "nowhere"), "--data", basePred);
+        var (bad, _, err) = CliRun.Run("eval", "perplexity", "--model", model, "--adapter", Path.Combine(tiny.Root, "nowhere"), "--data", basePred);
         Assert.Equal(2, bad);
         Assert.StartsWith("error: --adapter: directory not found", err);
     }
@@ -270,7 +252,7 @@ public class EvalCommandTests(TinyModelDirectory tiny) : IClassFixture<TinyModel
         var model = SharedAssets.Stories260K;
         var data = SharedAssets.RequireDirectory("data/mmlu");
         var predictions = Path.Combine(tiny.Root, "pred-stories.jsonl");
-        var (code, stdout, stderr) = Run("eval", "mmlu", "--model", model, "--data", data, "--subjects", "anatomy", "--limit", "5", "--json", "--predictions", predictions);
+        var (code, stdout, stderr) = CliRun.Run("eval", "mmlu", "--model", model, "--data", data, "--subjects", "anatomy", "--limit", "5", "--json", "--predictions", predictions);
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(stdout);
         var root = doc.RootElement;

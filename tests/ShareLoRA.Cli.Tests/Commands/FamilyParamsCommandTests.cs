@@ -7,27 +7,13 @@ namespace ShareLoRA.Cli.Tests.Commands;
 [Collection("Console")]
 public class FamilyParamsCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try { return (CliApp.Run(args), stdout.ToString(), stderr.ToString()); }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
     [Theory]
     [InlineData("roberta-large", "8", "lora", 786_432L)]
     [InlineData("roberta-large", "8", "share-a", 409_600L)]
     [InlineData("roberta-large", "8", "share-ab", 32_768L)]
     public void Roberta_json_reports_adapter_and_head_apart(string preset, string rank, string method, long trainable)
     {
-        var (code, stdout, stderr) = Run("params", "--preset", preset, "--method", method, "--rank", rank, "--targets", "q,v", "--json");
+        var (code, stdout, stderr) = CliRun.Run("params", "--preset", preset, "--method", method, "--rank", rank, "--targets", "q,v", "--json");
         Assert.Equal(0, code);
         Assert.Equal("", stderr);
         using var doc = JsonDocument.Parse(stdout);
@@ -41,7 +27,7 @@ public class FamilyParamsCommandTests
     [InlineData("share-a", 204_800L)]
     public void Gpt2_medium_defaults_to_q_and_v_and_has_no_head_entry(string method, long trainable)
     {
-        var (code, stdout, _) = Run("params", "--preset", "gpt2-medium", "--method", method, "--rank", "4", "--json");
+        var (code, stdout, _) = CliRun.Run("params", "--preset", "gpt2-medium", "--method", method, "--rank", "4", "--json");
         Assert.Equal(0, code);
         using var doc = JsonDocument.Parse(stdout);
         Assert.Equal(trainable, doc.RootElement.GetProperty("trainable").GetInt64());
@@ -51,7 +37,7 @@ public class FamilyParamsCommandTests
     [Fact]
     public void Text_output_names_the_head_and_num_labels_overrides_it()
     {
-        var (code, stdout, _) = Run("params", "--preset", "roberta-base", "--method", "share-a", "--rank", "8", "--num-labels", "1");
+        var (code, stdout, _) = CliRun.Run("params", "--preset", "roberta-base", "--method", "share-a", "--rank", "8", "--num-labels", "1");
         Assert.Equal(0, code);
         Assert.Contains("(roberta, 12 layers, hidden 768", stdout);
         Assert.Contains("head_trainable  591,361 (classifier, 1 label, regression; trains fully, not in the counts above)", stdout);
@@ -60,10 +46,10 @@ public class FamilyParamsCommandTests
     [Fact]
     public void Unsupported_module_and_misplaced_num_labels_are_one_line_errors()
     {
-        var (code, _, stderr) = Run("params", "--preset", "gpt2-large", "--method", "lora", "--rank", "4", "--targets", "q,gate");
+        var (code, _, stderr) = CliRun.Run("params", "--preset", "gpt2-large", "--method", "lora", "--rank", "4", "--targets", "q,gate");
         Assert.Equal(2, code);
         Assert.Equal("error: gpt2 has no gate module (adaptable: q, k, v, o, up, down)", stderr.Trim());
-        (code, _, stderr) = Run("params", "--preset", "llama-7b", "--method", "lora", "--rank", "4", "--num-labels", "3");
+        (code, _, stderr) = CliRun.Run("params", "--preset", "llama-7b", "--method", "lora", "--rank", "4", "--num-labels", "3");
         Assert.Equal(2, code);
         Assert.Equal("error: --num-labels applies to RoBERTa classifiers only (llama-7b is llama)", stderr.Trim());
     }

@@ -11,24 +11,6 @@ public sealed class ConsoleCollection;
 [Collection("Console")]
 public class ParamsCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            int code = CliApp.Run(args);
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
     [Theory]
     [InlineData("llama3-8b", "q,v", "lora", 27_262_976L)]
     [InlineData("llama3-8b", "q,v", "share-a", 11_010_048L)]
@@ -36,7 +18,7 @@ public class ParamsCommandTests
     [InlineData("llama3-8b", "q,v", "share-ab", 851_968L)]
     public void Json_for_the_llama3_8b_q_v_row(string preset, string targets, string method, long trainable)
     {
-        var (code, stdout, stderr) = Run("params", "--preset", preset, "--method", method, "--rank", "64", "--targets", targets, "--json");
+        var (code, stdout, stderr) = CliRun.Run("params", "--preset", preset, "--method", method, "--rank", "64", "--targets", targets, "--json");
         Assert.Equal(0, code);
         Assert.Equal("", stderr);
         using var doc = JsonDocument.Parse(stdout);
@@ -51,7 +33,7 @@ public class ParamsCommandTests
     [Fact]
     public void Defaults_to_all_seven_modules()
     {
-        var (code, stdout, _) = Run("params", "--preset", "llama-7b", "--method", "share-a", "--rank", "64", "--json");
+        var (code, stdout, _) = CliRun.Run("params", "--preset", "llama-7b", "--method", "share-a", "--rank", "64", "--json");
         Assert.Equal(0, code);
         using var doc = JsonDocument.Parse(stdout);
         Assert.Equal(89_309_184L, doc.RootElement.GetProperty("trainable").GetInt64());
@@ -61,7 +43,7 @@ public class ParamsCommandTests
     [Fact]
     public void Text_output_shows_the_split_and_the_reduction()
     {
-        var (code, stdout, _) = Run("params", "--preset", "llama-13b", "--method", "share-ab", "--rank", "64");
+        var (code, stdout, _) = CliRun.Run("params", "--preset", "llama-13b", "--method", "share-ab", "--rank", "64");
         Assert.Equal(0, code);
         Assert.Contains("trainable       6,258,688 (6,258,688 shared + 40 x 0 per layer)", stdout);
         Assert.Contains("lora_trainable  250,347,520", stdout);
@@ -71,7 +53,7 @@ public class ParamsCommandTests
     [Fact]
     public void Override_gives_the_self_attention_variant()
     {
-        var (code, stdout, _) = Run("params", "--preset", "llama-7b", "--method", "share-a", "--rank", "64",
+        var (code, stdout, _) = CliRun.Run("params", "--preset", "llama-7b", "--method", "share-a", "--rank", "64",
             "--override", "o=lora", "--override", "gate=lora", "--override", "up=lora", "--override", "down=lora", "--json");
         Assert.Equal(0, code);
         using var doc = JsonDocument.Parse(stdout);
@@ -87,7 +69,7 @@ public class ParamsCommandTests
         {
             File.WriteAllText(Path.Combine(dir, "config.json"),
                 """{"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256}""");
-            var (code, stdout, _) = Run("params", "--model", dir, "--method", "share-b", "--rank", "64", "--json");
+            var (code, stdout, _) = CliRun.Run("params", "--model", dir, "--method", "share-b", "--rank", "64", "--json");
             Assert.Equal(0, code);
             using var doc = JsonDocument.Parse(stdout);
             Assert.Equal(82_444_288L, doc.RootElement.GetProperty("trainable").GetInt64());
@@ -101,7 +83,7 @@ public class ParamsCommandTests
     [SkippableFact]
     public void Shared_stories260K_model_directory()
     {
-        var (code, stdout, _) = Run("params", "--model", SharedAssets.Stories260K, "--method", "lora", "--rank", "2", "--targets", "q,v", "--json");
+        var (code, stdout, _) = CliRun.Run("params", "--model", SharedAssets.Stories260K, "--method", "lora", "--rank", "2", "--targets", "q,v", "--json");
         Assert.Equal(0, code);
         using var doc = JsonDocument.Parse(stdout);
         // 5 layers x 2 x ((64 + 64) + (64 + 32)) for q (64 -> 64) and v (64 -> 4 kv heads x 8).
@@ -123,7 +105,7 @@ public class ParamsCommandTests
         "error: --override must be MODULE=METHOD, e.g. o=lora (got 'o')")]
     public void Bad_input_exits_2_with_one_line(string[] args, string expected)
     {
-        var (code, stdout, stderr) = Run(args);
+        var (code, stdout, stderr) = CliRun.Run(args);
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
         Assert.Equal(expected, stderr.TrimEnd('\r', '\n'));
@@ -133,7 +115,7 @@ public class ParamsCommandTests
     [Fact]
     public void Missing_model_directory_exits_2_naming_the_path()
     {
-        var (code, _, stderr) = Run("params", "--model", "/nonexistent/model", "--method", "lora", "--rank", "8");
+        var (code, _, stderr) = CliRun.Run("params", "--model", "/nonexistent/model", "--method", "lora", "--rank", "8");
         Assert.Equal(2, code);
         Assert.Equal("error: /nonexistent/model: model config not found", stderr.TrimEnd());
     }

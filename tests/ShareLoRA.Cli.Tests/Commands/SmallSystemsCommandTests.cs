@@ -39,7 +39,7 @@ public sealed class SmallSystemsCommandTests : IDisposable
         File.WriteAllText(Path.Combine(data, "train.tsv"), rows);
         File.WriteAllText(Path.Combine(data, "dev.tsv"), rows);
         var outDir = Path.Combine(_root, "glue-out");
-        var (code, stdout, stderr) = CliRunner.Run("glue", "--task", "sst2", "--model", model, "--data", _root, "--method", "share-a",
+        var (code, stdout, stderr) = CliRun.Run("glue", "--task", "sst2", "--model", model, "--data", _root, "--method", "share-a",
             "--steps", "3", "--batch-size", "4", "--out", outDir, "--limit", "8");
         Assert.True(code == 0, stderr);
         Assert.Contains("final dev accuracy=", stdout);
@@ -47,7 +47,7 @@ public sealed class SmallSystemsCommandTests : IDisposable
         foreach (var f in new[] { "adapter.safetensors", "classifier.safetensors", "adapter_config.json", "adapter_model.safetensors" })
             Assert.True(File.Exists(Path.Combine(outDir, "adapter", f)), f);
 
-        var (bad, _, err) = CliRunner.Run("glue", "--task", "stsb", "--model", model, "--data", _root, "--out", outDir);
+        var (bad, _, err) = CliRun.Run("glue", "--task", "stsb", "--model", model, "--data", _root, "--out", outDir);
         Assert.Equal(2, bad);
         Assert.StartsWith("error: --data:", err);
     }
@@ -63,16 +63,16 @@ public sealed class SmallSystemsCommandTests : IDisposable
         var csv = Path.Combine(_root, "train.csv");
         File.WriteAllText(csv, "mr,ref\n\"name[Cotto], food[Italian]\",Cotto serves Italian food.\n\"name[Alimentum], area[riverside]\",Alimentum is by the river.\n");
         var outDir = Path.Combine(_root, "e2e-out");
-        var (code, stdout, stderr) = CliRunner.Run("e2e", "train", "--model", model, "--train", csv, "--valid", csv, "--method", "share-b",
+        var (code, stdout, stderr) = CliRun.Run("e2e", "train", "--model", model, "--train", csv, "--valid", csv, "--method", "share-b",
             "--steps", "3", "--warmup-steps", "1", "--batch-size", "2", "--out", outDir);
         Assert.True(code == 0, stderr);
         Assert.Contains("adapter:", stdout);
         var hyp = Path.Combine(_root, "hyps.txt");
-        (code, stdout, stderr) = CliRunner.Run("e2e", "generate", "--model", model, "--adapter", outDir, "--data", csv, "--out", hyp,
+        (code, stdout, stderr) = CliRun.Run("e2e", "generate", "--model", model, "--adapter", outDir, "--data", csv, "--out", hyp,
             "--beams", "2", "--max-new-tokens", "5");
         Assert.True(code == 0, stderr);
         Assert.Equal(2, File.ReadAllLines(hyp).Length);
-        (code, stdout, stderr) = CliRunner.Run("e2e-metrics", "--hyp", hyp, "--refs", csv);
+        (code, stdout, stderr) = CliRun.Run("e2e-metrics", "--hyp", hyp, "--refs", csv);
         Assert.True(code == 0, stderr);
         Assert.Contains("BLEU:", stdout);
     }
@@ -87,7 +87,7 @@ public sealed class SmallSystemsCommandTests : IDisposable
             using var m = RobertaModel.CreateRandom(new RobertaConfig(50265, 16, 1, 2, 32, MaxPositions: 130), 3);
             m.Save(d);
         });
-        var (code, stdout, stderr) = CliRunner.Run("glue", "--task", "mrpc", "--model", roberta, "--data", glue,
+        var (code, stdout, stderr) = CliRun.Run("glue", "--task", "mrpc", "--model", roberta, "--data", glue,
             "--steps", "2", "--batch-size", "4", "--max-seq-len", "128", "--limit", "8", "--out", Path.Combine(_root, "mrpc"));
         Assert.True(code == 0, stderr);
         Assert.Contains("f1=", stdout);
@@ -98,7 +98,7 @@ public sealed class SmallSystemsCommandTests : IDisposable
             m.Save(d);
         });
         var hyp = Path.Combine(_root, "dev-hyps.txt");
-        (code, _, stderr) = CliRunner.Run("e2e", "generate", "--model", gpt2, "--data", devset, "--out", hyp, "--beams", "2",
+        (code, _, stderr) = CliRun.Run("e2e", "generate", "--model", gpt2, "--data", devset, "--out", hyp, "--beams", "2",
             "--max-new-tokens", "4", "--limit", "3");
         Assert.True(code == 0, stderr);
         Assert.Equal(3, File.ReadAllLines(hyp).Length);

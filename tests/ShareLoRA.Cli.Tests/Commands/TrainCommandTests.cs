@@ -6,24 +6,6 @@ namespace ShareLoRA.Cli.Tests.Commands;
 [Collection("Console")]
 public class TrainCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            int code = CliApp.Run(args);
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
     private static string DemoJob => Path.Combine(SharedAssets.RepoRoot, "jobs", "tiny-share-a.json");
 
     [SkippableFact]
@@ -34,7 +16,7 @@ public class TrainCommandTests
         var output = Path.Combine(Path.GetTempPath(), "sharelora-cli-train-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var (code, stdout, stderr) = Run("train", "--job", DemoJob, "--set", $"model={model}", "--set", $"data.train={data}",
+            var (code, stdout, stderr) = CliRun.Run("train", "--job", DemoJob, "--set", $"model={model}", "--set", $"data.train={data}",
                 "--set", $"output={output}", "--set", "steps=2", "--set", "data.eval_every=0", "--set", "data.source_max_len=32",
                 "--set", "data.target_max_len=32", "--threads", "1");
             Assert.True(code == 0, stderr);
@@ -53,7 +35,7 @@ public class TrainCommandTests
     [Fact]
     public void A_bad_override_is_one_error_line_with_exit_code_2()
     {
-        var (code, _, stderr) = Run("train", "--job", DemoJob, "--set", "adapter.rank=0");
+        var (code, _, stderr) = CliRun.Run("train", "--job", DemoJob, "--set", "adapter.rank=0");
         Assert.Equal(2, code);
         Assert.StartsWith("error: ", stderr);
         Assert.Contains("adapter.rank", stderr);
@@ -67,7 +49,7 @@ public class TrainCommandTests
         var output = Path.Combine(Path.GetTempPath(), "sharelora-cli-train-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var (code, _, stderr) = Run("train", "--job", DemoJob, "--set", $"model={missing}", "--set", $"output={output}", "--quiet");
+            var (code, _, stderr) = CliRun.Run("train", "--job", DemoJob, "--set", $"model={missing}", "--set", $"output={output}", "--quiet");
             Assert.Equal(2, code);
             Assert.Contains(missing, stderr);
         }
