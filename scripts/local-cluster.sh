@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a job on a local cluster: a seed and N workers as separate processes on 127.0.0.1 (free ports), then
-# `sharelora submit --wait`, and stops every process it started — also on failure or Ctrl-C.
-#   scripts/local-cluster.sh --workers N --job FILE [--set key=value ...] [--logs DIR]
+# `sharelora submit --wait`, and stops every process it started — also on failure or Ctrl-C. Every node and the submit
+# run mutual TLS with throw-away certificates made in LOGS/certs (a fresh CA per run); --insecure-local skips TLS.
+#   scripts/local-cluster.sh --workers N --job FILE [--set key=value ...] [--logs DIR] [--insecure-local]
 # Exit code: that of `submit --wait` (0 = the job completed, 1 = it failed on the cluster, 2 = bad arguments).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,12 +14,14 @@ workers=""
 job=""
 logs="logs/local-cluster"
 sets=()
+tls=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --workers) workers="$2"; shift 2 ;;
     --job) job="$2"; shift 2 ;;
     --set) sets+=(--set "$2"); shift 2 ;;
     --logs) logs="$2"; shift 2 ;;
+    --insecure-local) tls=0; shift ;;
     -h|--help) sed -n '2,6p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -58,18 +61,41 @@ free_port() {
 }
 
 mkdir -p "$logs"
+
+# Throw-away certificates: a new CA for this run (the previous run's folder is replaced, never reused), one
+# certificate per node and one for the submitting client. Written without a password, so the variable is cleared.
+# tls_for NAME sets tls_opts to NAME's --cert/--ca (empty without TLS).
+tls_opts=()
+tls_for() { :; }
+if [[ $tls == 1 ]]; then
+  certs="$logs/certs"
+  rm -rf "$certs"
+  unset SHARELORA_CERT_PASSWORD
+  cli certs init --out "$certs" > /dev/null
+  for name in seed $(seq -f 'worker-%g' "$workers") client; do
+    cli certs issue --ca "$certs" --name "$name" --out "$certs" > /dev/null
+  done
+  tls_for() { tls_opts=(--cert "$certs/$1.pfx" --ca "$certs/ca.crt"); }
+  mode="mutual TLS, certificates in $certs"
+else
+  mode="no TLS (--insecure-local)"
+fi
+
 port="$(free_port)"
-echo "local cluster: seed on 127.0.0.1:$port, $workers worker(s); node logs in $logs" >&2
-(exec "${cli_cmd[@]}" node seed --host 127.0.0.1 --port "$port" --logs "$logs" > "$logs/seed.out" 2>&1) &
+echo "local cluster: seed on 127.0.0.1:$port, $workers worker(s), $mode; node logs in $logs" >&2
+tls_for seed
+(exec "${cli_cmd[@]}" node seed --host 127.0.0.1 --port "$port" --logs "$logs" "${tls_opts[@]}" > "$logs/seed.out" 2>&1) &
 pids+=($!)
 for i in $(seq "$workers"); do
-  (exec "${cli_cmd[@]}" node worker --seed "127.0.0.1:$port" --host 127.0.0.1 --logs "$logs" > "$logs/worker-$i.out" 2>&1) &
+  tls_for "worker-$i"
+  (exec "${cli_cmd[@]}" node worker --seed "127.0.0.1:$port" --host 127.0.0.1 --logs "$logs" "${tls_opts[@]}" > "$logs/worker-$i.out" 2>&1) &
   pids+=($!)
 done
 
 # The coordinator waits for the workers itself (status "waiting for N workers, M up"), so submit at once.
 set +e
-cli submit --seed "127.0.0.1:$port" --job "$job" "${sets[@]}" --wait --timeout 60
+tls_for client
+cli submit --seed "127.0.0.1:$port" --job "$job" "${sets[@]}" --wait --timeout 60 "${tls_opts[@]}"
 code=$?
 set -e
 exit $code

@@ -7,7 +7,8 @@ namespace ShareLoRA.Cluster.Tests.MultiProcess;
 
 /// <summary>
 /// What the multi-process tests share: a temp folder with a small Alpaca file, job files over stories260K (5 layers),
-/// and one local cluster of a seed and three workers that is started on first use and reused across jobs.
+/// and one local cluster of a seed and three workers that is started on first use and reused across jobs. The cluster
+/// runs mutual TLS with certificates made through the CLI in the temp folder, so the equivalence runs cover TLS too.
 /// </summary>
 public sealed class ClusterRunFixture : IDisposable
 {
@@ -26,7 +27,8 @@ public sealed class ClusterRunFixture : IDisposable
     {
         if (_cluster is null)
         {
-            _cluster = new LocalCluster(Path.Combine(Folder, "logs"));
+            var certificates = new LocalClusterCertificates(Path.Combine(Folder, "certs"));
+            _cluster = new LocalCluster(Path.Combine(Folder, "logs"), certificates);
             for (int i = 0; i < workers; i++) _cluster.AddWorker();
         }
         await _cluster.WaitForWorkersAsync(workers, TimeSpan.FromSeconds(90));

@@ -25,7 +25,7 @@ public sealed class DistributedTrainingTests(ClusterRunFixture fixture) : IClass
         var name = $"{method}-p{stages}-{schedule}";
         var jobPath = ClusterRunFixture.WriteJob(fixture.Folder, name, model, fixture.DataFile, method, stages, schedule);
 
-        using (var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait"))
+        using (var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]))
         {
             int exit = submit.WaitForExit(JobTimeout);
             Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
@@ -71,7 +71,7 @@ public sealed class DistributedTrainingTests(ClusterRunFixture fixture) : IClass
         const int stages = 3, rank = 4;
         var jobPath = ClusterRunFixture.WriteJob(fixture.Folder, "sync-bytes", model, fixture.DataFile, "share-a", stages, "1f1b", steps: 2,
             targets: "[\"q\", \"v\", \"down\"]");
-        using (var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait"))
+        using (var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]))
         {
             int exit = submit.WaitForExit(JobTimeout);
             Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
@@ -99,10 +99,10 @@ public sealed class DistributedTrainingTests(ClusterRunFixture fixture) : IClass
             if (File.Exists(Path.Combine(model, f))) File.Copy(Path.Combine(model, f), Path.Combine(partial, f), overwrite: true);
         var jobPath = ClusterRunFixture.WriteJob(fixture.Folder, "no-weights", partial, fixture.DataFile, "share-a", 2, "1f1b");
 
-        using var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait");
+        using var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]);
         int exit = submit.WaitForExit(JobTimeout);
         Assert.Equal(1, exit);
-        Assert.Matches(@"error: job no-weights-\d+ failed: stage \d on worker akka\.tcp://sharelora@127\.0\.0\.1:\d+: load failed: ", submit.Output);
+        Assert.Matches(@"error: job no-weights-\d+ failed: stage \d on worker akka\.ssl\.tcp://sharelora@127\.0\.0\.1:\d+: load failed: ", submit.Output);
         Assert.Contains(partial, submit.Output);
     }
 }

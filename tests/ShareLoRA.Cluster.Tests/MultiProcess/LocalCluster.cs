@@ -1,29 +1,42 @@
 using ShareLoRA.Cluster.Config;
+using ShareLoRA.Cluster.Security;
 using ShareLoRA.Cluster.Status;
 using ShareLoRA.Cluster.Tests.Hosting;
 
 namespace ShareLoRA.Cluster.Tests.MultiProcess;
 
-/// <summary>A seed and N workers as separate processes on 127.0.0.1; every process is killed on dispose.</summary>
+/// <summary>
+/// A seed and N workers as separate processes on 127.0.0.1; every process is killed on dispose. Given a
+/// <see cref="LocalClusterCertificates"/> folder, every node runs mutual TLS with its own certificate.
+/// </summary>
 internal sealed class LocalCluster : IDisposable
 {
     private readonly List<NodeProcess> _processes = [];
     private readonly string _logs;
+    private ClusterTls? _clientTls;
 
-    public LocalCluster(string logsDirectory)
+    public LocalCluster(string logsDirectory, LocalClusterCertificates? certificates = null)
     {
         _logs = logsDirectory;
+        Certificates = certificates;
         Seed = new HostPort("127.0.0.1", NodeHostTests.FreePort());
-        _processes.Add(NodeProcess.Start("node", "seed", "--host", "127.0.0.1", "--port", Seed.Port.ToString(), "--logs", _logs));
+        _processes.Add(NodeProcess.Start(["node", "seed", "--host", "127.0.0.1", "--port", Seed.Port.ToString(), "--logs", _logs, .. TlsArguments("seed")]));
     }
 
     public HostPort Seed { get; }
+
+    /// <summary>The cluster's certificates, or null when it runs without TLS.</summary>
+    public LocalClusterCertificates? Certificates { get; }
+
+    /// <summary>`--cert NAME.pfx --ca ca.crt` for a node or client of this cluster (a certificate issued on first use); nothing without TLS.</summary>
+    public string[] TlsArguments(string name) =>
+        Certificates is null ? [] : ["--cert", Certificates.Issue(name), "--ca", Certificates.Authority];
 
     public IReadOnlyList<NodeProcess> Workers => _processes.Skip(1).ToList();
 
     public NodeProcess AddWorker()
     {
-        var worker = NodeProcess.Start("node", "worker", "--seed", Seed.ToString(), "--host", "127.0.0.1", "--logs", _logs);
+        var worker = NodeProcess.Start(["node", "worker", "--seed", Seed.ToString(), "--host", "127.0.0.1", "--logs", _logs, .. TlsArguments($"worker{_processes.Count}")]);
         _processes.Add(worker);
         return worker;
     }
@@ -37,7 +50,7 @@ internal sealed class LocalCluster : IDisposable
         {
             try
             {
-                last = await StatusClient.QueryAsync(Seed, TimeSpan.FromSeconds(5));
+                last = await StatusClient.QueryAsync(Seed, TimeSpan.FromSeconds(5), tls: ClientTls());
                 if (last.Members.Count(m => m.Status == "Up" && m.Roles.Contains("worker")) >= workers
                     && last.Members.Any(m => m.Status == "Up" && m.Roles.Contains("seed")))
                     return last;
@@ -47,6 +60,13 @@ internal sealed class LocalCluster : IDisposable
         }
         throw new TimeoutException($"{workers} workers did not come Up within {timeout.TotalSeconds:0} s; last status: " +
             string.Join(", ", last?.Members.Select(m => $"{m.Address} {m.Status}") ?? []) + "\n" + Outputs());
+    }
+
+    // The status queries' own client identity, loaded once.
+    private ClusterTls? ClientTls()
+    {
+        if (Certificates is null) return null;
+        return _clientTls ??= ClusterTls.Load(Certificates.Issue("status"), Certificates.Authority, password: null);
     }
 
     /// <summary>Every process's output, for failure messages.</summary>
