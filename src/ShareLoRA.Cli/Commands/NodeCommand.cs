@@ -69,7 +69,19 @@ public static class NodeCommand
     private static Option<string?> HostOption() =>
         new("--host") { Description = "Host name or IP this node binds and is reached at (default 127.0.0.1)." };
 
-    /// <summary>--cert, --ca and --insecure, shared by seed, worker and (cert, ca) status.</summary>
+    /// <summary>
+    /// The TLS identity of a client command (status, submit) from its --cert and --ca, or null without them.
+    /// The two go together; the .pfx password comes from the environment.
+    /// </summary>
+    internal static ClusterTls? ClientTls(ParseResult parse, Option<string?> cert, Option<string?> ca)
+    {
+        var (certFile, caFile) = (parse.GetValue(cert), parse.GetValue(ca));
+        if ((certFile == null) != (caFile == null))
+            throw new UserError("--cert and --ca go together: a certificate from the cluster CA and that CA");
+        return certFile == null ? null : ClusterTls.Load(certFile, caFile!, ClusterCertificates.PasswordFromEnvironment());
+    }
+
+    /// <summary>--cert, --ca and --insecure, shared by seed, worker and (cert, ca) the client commands.</summary>
     internal static (Option<string?> Cert, Option<string?> Ca, Option<bool> Insecure) SecurityOptions() =>
     (
         new("--cert") { Description = $"This node's certificate and key (.pfx from `sharelora certs issue`); turns on mutual TLS. Password from {ClusterCertificates.PasswordVariable}." },

@@ -23,10 +23,7 @@ public static class StatusCommand
             var seedAddress = HostPort.Parse(parse.GetValue(seed)!, "--seed");
             var seconds = parse.GetValue(timeout);
             if (seconds <= 0) throw new UserError($"--timeout must be > 0 seconds (got {seconds})");
-            var (certFile, caFile) = (parse.GetValue(cert), parse.GetValue(ca));
-            if ((certFile == null) != (caFile == null))
-                throw new UserError("--cert and --ca go together: a certificate from the cluster CA and that CA");
-            var tls = certFile == null ? null : ClusterTls.Load(certFile, caFile!, ClusterCertificates.PasswordFromEnvironment());
+            var tls = NodeCommand.ClientTls(parse, cert, ca);
             StatusReport report;
             try
             {
