@@ -11,4 +11,11 @@ internal static class FrozenParameter
         using var detached = weight.detach();
         return new Parameter(detached, requires_grad: false);
     }
+
+    /// <summary>Reads tensor <paramref name="name"/> of <paramref name="shape"/> from the weight source as a frozen Parameter.</summary>
+    public static Parameter Load(WeightSource weights, string name, long[] shape)
+    {
+        using var t = weights(name, shape);
+        return From(t);
+    }
 }

@@ -20,20 +20,14 @@ public sealed class LlamaAttention : nn.Module
     {
         _config = config;
         long h = config.HiddenSize, qOut = config.NumAttentionHeads * config.HeadDim, kvOut = config.NumKeyValueHeads * config.HeadDim;
-        q_proj = Load(weights, HfKeys.Weight(layerIndex, TargetModule.Q), [qOut, h]);
-        k_proj = Load(weights, HfKeys.Weight(layerIndex, TargetModule.K), [kvOut, h]);
-        v_proj = Load(weights, HfKeys.Weight(layerIndex, TargetModule.V), [kvOut, h]);
-        o_proj = Load(weights, HfKeys.Weight(layerIndex, TargetModule.O), [h, qOut]);
+        q_proj = FrozenParameter.Load(weights, HfKeys.Weight(layerIndex, TargetModule.Q), [qOut, h]);
+        k_proj = FrozenParameter.Load(weights, HfKeys.Weight(layerIndex, TargetModule.K), [kvOut, h]);
+        v_proj = FrozenParameter.Load(weights, HfKeys.Weight(layerIndex, TargetModule.V), [kvOut, h]);
+        o_proj = FrozenParameter.Load(weights, HfKeys.Weight(layerIndex, TargetModule.O), [h, qOut]);
         register_parameter("q_proj", q_proj);
         register_parameter("k_proj", k_proj);
         register_parameter("v_proj", v_proj);
         register_parameter("o_proj", o_proj);
-    }
-
-    private static Parameter Load(WeightSource weights, string name, long[] shape)
-    {
-        using var t = weights(name, shape);
-        return FrozenParameter.From(t);
     }
 
     /// <summary>Base weight of q, k, v or o ([d_out, d_in]).</summary>

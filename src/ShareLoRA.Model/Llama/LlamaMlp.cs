@@ -15,18 +15,12 @@ public sealed class LlamaMlp : nn.Module
     public LlamaMlp(LlamaConfig config, int layerIndex, WeightSource weights) : base(nameof(LlamaMlp))
     {
         long h = config.HiddenSize, f = config.IntermediateSize;
-        gate_proj = Load(weights, HfKeys.Weight(layerIndex, TargetModule.Gate), [f, h]);
-        up_proj = Load(weights, HfKeys.Weight(layerIndex, TargetModule.Up), [f, h]);
-        down_proj = Load(weights, HfKeys.Weight(layerIndex, TargetModule.Down), [h, f]);
+        gate_proj = FrozenParameter.Load(weights, HfKeys.Weight(layerIndex, TargetModule.Gate), [f, h]);
+        up_proj = FrozenParameter.Load(weights, HfKeys.Weight(layerIndex, TargetModule.Up), [f, h]);
+        down_proj = FrozenParameter.Load(weights, HfKeys.Weight(layerIndex, TargetModule.Down), [h, f]);
         register_parameter("gate_proj", gate_proj);
         register_parameter("up_proj", up_proj);
         register_parameter("down_proj", down_proj);
-    }
-
-    private static Parameter Load(WeightSource weights, string name, long[] shape)
-    {
-        using var t = weights(name, shape);
-        return FrozenParameter.From(t);
     }
 
     public Parameter Weight(TargetModule module) => module switch

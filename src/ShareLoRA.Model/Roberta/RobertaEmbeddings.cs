@@ -19,9 +19,9 @@ public sealed class RobertaEmbeddings : nn.Module
     {
         _padId = config.PadTokenId;
         long h = config.HiddenSize;
-        word_embeddings = Load(weights, RobertaKeys.WordEmbeddings, [config.VocabSize, h]);
-        position_embeddings = Load(weights, RobertaKeys.PositionEmbeddings, [config.MaxPositions, h]);
-        token_type_embeddings = Load(weights, RobertaKeys.TokenTypeEmbeddings, [config.TypeVocabSize, h]);
+        word_embeddings = FrozenParameter.Load(weights, RobertaKeys.WordEmbeddings, [config.VocabSize, h]);
+        position_embeddings = FrozenParameter.Load(weights, RobertaKeys.PositionEmbeddings, [config.MaxPositions, h]);
+        token_type_embeddings = FrozenParameter.Load(weights, RobertaKeys.TokenTypeEmbeddings, [config.TypeVocabSize, h]);
         using (var w = weights(RobertaKeys.Weight(RobertaKeys.EmbeddingNorm), [h]))
         using (var b = weights(RobertaKeys.Bias(RobertaKeys.EmbeddingNorm), [h]))
             LayerNorm = new FrozenLayerNorm(w, b, config.LayerNormEps);
@@ -29,12 +29,6 @@ public sealed class RobertaEmbeddings : nn.Module
         register_parameter("position_embeddings", position_embeddings);
         register_parameter("token_type_embeddings", token_type_embeddings);
         register_module("LayerNorm", LayerNorm);
-    }
-
-    private static Parameter Load(WeightSource weights, string name, long[] shape)
-    {
-        using var t = weights(name, shape);
-        return FrozenParameter.From(t);
     }
 
     public Parameter WordWeight => word_embeddings;
