@@ -44,6 +44,20 @@ public class CoordinatorJournalPostgresTests
         long Count(string table) => database.Count(table, CoordinatorJournal.PersistenceIdValue);
     }
 
+    [SkippableFact]
+    public async Task AWriteToADatabaseThatWentAwayIsAnsweredWithAFailureNamingIt()
+    {
+        using var database = PostgresTestDatabase.CreateOrSkip();
+        var config = PersistenceConfig.ForPostgres(database.ConnectionString);
+        await using var host = JournalHost.Start(config);
+        await host.RecordAsync(new P.RecordJobAccepted("demo-1", "demo", "{}", "/runs/demo"));
+        database.Drop();
+
+        // The coordinator must not report this checkpoint committed: the Ask fails with the reason.
+        var e = await Assert.ThrowsAsync<PersistenceDatabaseException>(() => host.RecordAsync(new P.RecordCheckpoint("demo-1", 10, "/runs/demo/checkpoints/step-000010")));
+        Assert.StartsWith($"coordinator journal: writing CheckpointCommitted to {PersistenceDatabase.FromConfig(config)!.Description} failed: ", e.Message);
+    }
+
     [Fact]
     public void AnUnreachableServerIsNamedWithoutItsPassword()
     {

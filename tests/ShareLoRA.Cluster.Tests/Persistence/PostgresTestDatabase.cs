@@ -41,11 +41,14 @@ internal sealed class PostgresTestDatabase : IDisposable
         return (long)command.ExecuteScalar()!;
     }
 
-    public void Dispose()
+    /// <summary>Drops the database now, closing every connection to it (a server that lost it, for failure tests).</summary>
+    public void Drop()
     {
         NpgsqlConnection.ClearAllPools();
         Execute($"DROP DATABASE IF EXISTS {_name} WITH (FORCE)");
     }
+
+    public void Dispose() => Drop();
 
     private void Execute(string sql)
     {
