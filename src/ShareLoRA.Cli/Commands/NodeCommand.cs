@@ -24,7 +24,15 @@ public static class NodeCommand
         var config = ConfigOption();
         var logs = LogsOption();
         var (cert, ca, insecure) = SecurityOptions();
-        var command = new Command("seed", "Start the seed node: the fixed address workers join through.") { host, port, config, logs, cert, ca, insecure };
+        var state = new Option<string?>("--state")
+        {
+            Description = "Folder of the coordinator's state database (SQLite file coordinator.db: active job, last committed checkpoint); " +
+                          "default LOGS/state. A shared PostgreSQL instead is set with --config (docs/PERSISTENCE.md).",
+        };
+        var command = new Command("seed", "Start the seed node: the fixed address workers join through; it hosts the coordinator.")
+        {
+            host, port, config, logs, state, cert, ca, insecure,
+        };
         command.SetAction(parse => Run(new NodeOptions(
             NodeRole.Seed,
             Host: parse.GetValue(host),
@@ -33,7 +41,8 @@ public static class NodeCommand
             LogsDirectory: parse.GetValue(logs)!,
             CertificateFile: parse.GetValue(cert),
             CaFile: parse.GetValue(ca),
-            Insecure: parse.GetValue(insecure))));
+            Insecure: parse.GetValue(insecure),
+            StateDirectory: parse.GetValue(state))));
         return command;
     }
 

@@ -7,7 +7,7 @@ namespace ShareLoRA.Cluster.Config;
 /// <summary>
 /// Builds the HOCON of a node from the embedded cluster-config/*.hocon files. Precedence, highest first:
 /// command-line options (host, port, seed, cert, ca, insecure) &gt; the --config file &gt; the role file (seed.hocon /
-/// worker.hocon) &gt; base.hocon. A configured certificate (sharelora.tls) turns on TLS for Akka.Remote
+/// worker.hocon) &gt; persistence.hocon (seed role only: it can host the coordinator) &gt; base.hocon. A configured certificate (sharelora.tls) turns on TLS for Akka.Remote
 /// (enable-ssl; addresses become akka.ssl.tcp://...).
 /// </summary>
 public static class ClusterConfig
@@ -29,8 +29,10 @@ public static class ClusterConfig
     public static Akka.Configuration.Config ForNode(NodeOptions options)
     {
         var roleFile = options.Role == NodeRole.Seed ? "seed.hocon" : "worker.hocon";
-        var layered = ConfigurationFactory.ParseString(ReadEmbedded(roleFile))
-            .WithFallback(ConfigurationFactory.ParseString(ReadEmbedded("base.hocon")));
+        var common = ConfigurationFactory.ParseString(ReadEmbedded("base.hocon"));
+        // Only nodes that can host the coordinator singleton (the seed role) need its persistence.
+        if (options.Role == NodeRole.Seed) common = Persistence.PersistenceConfig.Embedded().WithFallback(common);
+        var layered = ConfigurationFactory.ParseString(ReadEmbedded(roleFile)).WithFallback(common);
         if (options.ConfigFile != null)
             layered = ParseFile(options.ConfigFile).WithFallback(layered);
 
@@ -54,7 +56,8 @@ public static class ClusterConfig
         if (seed.Port == 0)
             throw new ArgumentException("a seed node needs a fixed port: give --port (or set akka.remote.dot-netty.tcp.port in --config)");
         var seedNodes = ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [{Quote(AddressOf(seed, tls))}]");
-        return seedNodes.WithFallback(merged);
+        var node = seedNodes.WithFallback(merged);
+        return options.Role == NodeRole.Seed ? Persistence.PersistenceConfig.Resolve(node, options.EffectiveStateDirectory) : node;
     }
 
     /// <summary>Configuration of the short-lived, non-member client used by `sharelora status` (TLS: with a certificate).</summary>

@@ -5,7 +5,8 @@ namespace ShareLoRA.Cluster.Config;
 /// any free port). Seed is required for workers. ConfigFile is a HOCON file layered over the embedded configuration.
 /// Device is "cpu" or "cuda:N"; Threads 0 keeps TorchSharp's default. CertificateFile (.pfx) and CaFile (cluster CA
 /// .crt) turn on mutually authenticated TLS (its password comes from SHARELORA_CERT_PASSWORD, never from here);
-/// Insecure allows a non-loopback address without TLS.
+/// Insecure allows a non-loopback address without TLS. StateDirectory holds a seed's coordinator database
+/// (SQLite file coordinator.db; null: LogsDirectory/state); PostgreSQL by --config instead (docs/PERSISTENCE.md).
 /// </summary>
 public sealed record NodeOptions(
     NodeRole Role,
@@ -18,8 +19,13 @@ public sealed record NodeOptions(
     string LogsDirectory = "logs",
     string? CertificateFile = null,
     string? CaFile = null,
-    bool Insecure = false)
+    bool Insecure = false,
+    string? StateDirectory = null)
 {
+    /// <summary>Where a seed keeps its coordinator database file: --state, or the folder "state" inside the logs folder
+    /// (so separate local clusters with separate --logs never share a job history).</summary>
+    public string EffectiveStateDirectory => StateDirectory ?? Path.Combine(LogsDirectory, "state");
+
     /// <summary>Throws a one-line <see cref="ArgumentException"/> naming the bad option.</summary>
     public void Validate()
     {

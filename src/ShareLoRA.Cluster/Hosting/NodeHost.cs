@@ -87,6 +87,19 @@ public sealed class NodeHost : IAsyncDisposable
         log ??= Serilog.Log.Logger;
         var rejections = new ConnectionRejectionLog(log, security.RejectionLogInterval);
         ListenPortProbe.EnsureFree(host, port);
+        if (Persistence.PersistenceDatabase.FromConfig(config) is { } database)
+        {
+            // Before the ActorSystem: a damaged or unwritable database would otherwise only show as the coordinator's
+            // recovery timing out, with the SQL plugin retrying in the log.
+            try
+            {
+                database.EnsureUsable();
+            }
+            catch (Persistence.PersistenceDatabaseException e)
+            {
+                throw new NodeStartException(e.Message, e);
+            }
+        }
         ActorSystem system;
         try
         {
