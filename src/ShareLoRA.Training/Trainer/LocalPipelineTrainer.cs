@@ -229,7 +229,7 @@ public sealed class LocalPipelineTrainer : IDisposable
         int imported = 0;
         foreach (var stage in _stages)
         {
-            using var slice = state.ForLayers(stage.FirstLayer, stage.EndLayer);
+            using var slice = state.ForStage(stage.FirstLayer, stage.EndLayer, holdsHead: stage.IsLast);
             stage.ImportState(slice, $"{state.Name} layers [{stage.FirstLayer}, {stage.EndLayer})");
             imported += slice.Values.Count;
         }
