@@ -344,23 +344,13 @@ public sealed class LocalPipelineTrainer : IDisposable
         using var scope = NewDisposeScope();
         var tensors = batches.Select(b => BatchTensors.From(b, _device)).ToList();
         var inputs = tensors.Select(t => new MicroBatchInput(t.InputIds, t.AttentionMask, t.Labels)).ToList();
-        var (lossSum, counted) = LocalScheduleExecutor.Run(_stages, _schedule, step, inputs, Math.Max(1, targets));
-        if (counted != targets)
-            throw new InvalidOperationException($"step {step + 1}: the last stage counted {counted} target tokens, the data {targets}");
-
-        var partials = _stages.Select(s => s.SharedGradients()).ToList();
-        var localNorms = _stages.Select(s => s.LocalGradNormSquared()).ToList();
-        using var shared = _server.Step(partials, localNorms, lr, Job.Optim.MaxGradNorm);
-        foreach (var stage in _stages)
-        {
-            stage.StepLocal(lr, shared.ClipCoefficient);
-            stage.SetSharedValues(shared.Values);
-            stage.ZeroGrad();
-        }
+        var outcome = PipelineOptimizerStep.Run(_stages, _server, _schedule, step, inputs, Math.Max(1, targets), lr, Job.Optim.MaxGradNorm);
+        if (outcome.Targets != targets)
+            throw new InvalidOperationException($"step {step + 1}: the last stage counted {outcome.Targets} target tokens, the data {targets}");
         foreach (var t in tensors) t.Dispose();
         StepsDone++;
         var seconds = watch.Elapsed.TotalSeconds;
-        return new StepMetrics(StepsDone, lossSum / Math.Max(1, targets), lr, shared.GradNorm, shared.ClipCoefficient,
+        return new StepMetrics(StepsDone, outcome.LossSum / Math.Max(1, targets), lr, outcome.GradNorm, outcome.ClipCoefficient,
             tokens, targets, seconds > 0 ? tokens / seconds : 0, _wallOffset + _wall.Elapsed.TotalSeconds);
     }
 
