@@ -1,5 +1,7 @@
 using System.Text.Json;
 using ShareLoRA.Model.Adapters;
+using ShareLoRA.Model.Gpt2;
+using ShareLoRA.TestSupport;
 using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Tests.Pipeline;
 using ShareLoRA.Training.Trainer;
@@ -92,5 +94,38 @@ public sealed class Gpt2TrainJobTests
         var llamaOnly = Assert.Throws<JobConfigException>(() => LocalPipelineTrainer.ResolveModel(Job(folder, gpt2, "share-a", 1, output)));
         Assert.Contains("is a gpt2 model", llamaOnly.Message);
         Assert.DoesNotContain('\n', llamaOnly.Message);
+    }
+
+    [SkippableFact]
+    public void AJobFileOverAGpt2DirectoryWithItsBpeTrainsOnAlpacaDataEndToEnd()
+    {
+        using var folder = new TempFolder();
+        var modelDir = Path.Combine(folder.Path, "gpt2");
+        using (var model = Gpt2Model.CreateRandom(new Gpt2Config(VocabSize: 50257, MaxPositions: 64, HiddenSize: 16, NumLayers: 2, NumHeads: 2, InnerSize: 32),
+                   TinyFamilies.ModelSeed))
+            model.Save(modelDir);
+        var bpe = SharedAssets.RequireDirectory("tokenizers/gpt2");
+        foreach (var file in new[] { "vocab.json", "merges.txt" }) File.Copy(Path.Combine(bpe, file), Path.Combine(modelDir, file));
+        var train = folder.Write("alpaca.jsonl", string.Join("\n", Enumerable.Range(0, 12).Select(i =>
+            JsonSerializer.Serialize(new { instruction = $"Add {i} and {i + 1}.", input = "", output = $"{2 * i + 1}" }))) + "\n");
+        var path = folder.Write("job.json", $$"""
+            {
+              "name": "gpt2-alpaca",
+              "model": "{{modelDir}}",
+              "data": { "train": "{{train}}", "source_max_len": 32, "target_max_len": 8 },
+              "adapter": { "method": "share-a", "rank": 4, "alpha": 32, "dropout": 0.1, "targets": ["q", "v"] },
+              "optim": { "lr": 1e-2 },
+              "batch": { "micro_batch_size": 2, "micro_batches": 2 },
+              "steps": 3,
+              "output": "{{Path.Combine(folder.Path, "run")}}",
+              "pipeline": { "stages": 2, "schedule": "1f1b" }
+            }
+            """);
+        var result = LocalPipelineTrainer.Run(JobConfig.Load(path));
+        Assert.Equal(3, result.Steps.Count);
+        Assert.All(result.Steps, m => Assert.True(double.IsFinite(m.Loss) && m.TargetTokens > 0));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(result.AdapterDirectory, PeftAdapterFormat.ConfigFileName)));
+        Assert.Equal(8, doc.RootElement.GetProperty("r").GetInt32());          // q and v stacked on c_attn: 2 x r
+        Assert.True(File.Exists(Path.Combine(result.OutputDirectory, "checkpoints", "step-000003", "manifest.json")));
     }
 }
