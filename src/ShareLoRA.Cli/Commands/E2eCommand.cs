@@ -74,7 +74,7 @@ public static class E2eCommand
             using (var metrics = new MetricsWriter(Path.Combine(outDir, "metrics.jsonl")))
                 result = trainer.Train(pairs, validPairs, metrics, line => Console.Out.WriteLine(line));
             var adapterDir = Path.Combine(outDir, "adapter");
-            trainer.Save(adapterDir);
+            trainer.Save(adapterDir, modelDir);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"steps {result.Steps}, last loss {result.Losses[^1]:F4}"));
             Console.Out.WriteLine($"adapter: {adapterDir}");
             return 0;

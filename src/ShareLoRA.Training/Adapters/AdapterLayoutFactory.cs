@@ -1,6 +1,8 @@
+using ShareLoRA.Model;
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Config;
 using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Planning;
 
 namespace ShareLoRA.Training.Adapters;
 
@@ -34,10 +36,29 @@ public static class AdapterLayoutFactory
     /// <param name="config">The base model's config.</param>
     /// <param name="source">Names the job file in error messages.</param>
     /// <param name="modelSource">Names the model (its config.json) in error messages.</param>
-    public static AdapterLayout Create(AdapterConfig adapter, LlamaConfig config, string source = "job", string modelSource = "model config")
+    public static AdapterLayout Create(AdapterConfig adapter, LlamaConfig config, string source = "job", string modelSource = "model config") =>
+        Create(adapter, PolicyOf(adapter, source), config.NumHiddenLayers, DimsOf(config), source, modelSource);
+
+    /// <summary>
+    /// The layout for <paramref name="adapter"/> on a model of any family, from its shape (GPT-2 and RoBERTa have no
+    /// gate: a job naming it fails here, listing the family's adaptable modules).
+    /// </summary>
+    public static AdapterLayout Create(AdapterConfig adapter, ModelShape shape, string source = "job", string modelSource = "model config")
     {
         var policy = PolicyOf(adapter, source);
-        var dims = DimsOf(config);
+        var supported = shape.Family.SupportedTargets();
+        foreach (var m in policy.Targets)
+            if (!supported.Contains(m))
+                throw new JobConfigException(
+                    $"{source}: adapter.targets lists {m.ShortName()}, but {modelSource} is a {shape.Family.Name()} model without it " +
+                    $"(adaptable: {string.Join(", ", supported.Select(t => t.ShortName()))}); set adapter.targets, e.g. [\"q\", \"v\"]");
+        var dims = supported.ToDictionary(m => m, shape.Dims);
+        return Create(adapter, policy, shape.NumLayers, dims, source, modelSource);
+    }
+
+    private static AdapterLayout Create(AdapterConfig adapter, SharingPolicy policy, int numLayers,
+        IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> dims, string source, string modelSource)
+    {
         foreach (var m in policy.Targets)
         {
             var (dIn, dOut) = dims[m];
@@ -49,7 +70,7 @@ public static class AdapterLayoutFactory
                     $"(d_in {dIn}, d_out {dOut}); use a rank <= {Math.Min(dIn, dOut)}");
         }
         var layout = new AdapterLayout(
-            config.NumHiddenLayers,
+            numLayers,
             dims,
             policy.Targets,
             policy.Targets.Where(policy.SharesA).ToHashSet(),

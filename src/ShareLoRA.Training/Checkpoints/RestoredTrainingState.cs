@@ -46,20 +46,29 @@ public sealed class RestoredTrainingState : IDisposable
     /// <summary>Shared masters and their AdamW state (owned by this object; do not dispose).</summary>
     public StageState Shared { get; }
 
-    /// <summary>Names of every per-layer tensor.</summary>
+    /// <summary>Names of every tensor the stages restore: per-layer ones and a trainable head's ("head.*").</summary>
     public IReadOnlyCollection<string> LayerTensorNames => _layerValues.Keys.ToList();
 
     /// <summary>
     /// The per-layer tensors of layers [<paramref name="firstLayer"/>, <paramref name="endLayer"/>) with their AdamW state
     /// (step 0 and zero moments for a tensor the checkpoint has no state for). New handles (no copies); caller disposes.
     /// </summary>
-    public StageState ForLayers(int firstLayer, int endLayer)
+    public StageState ForLayers(int firstLayer, int endLayer) => ForStage(firstLayer, endLayer, holdsHead: false);
+
+    /// <summary>
+    /// What a stage over layers [<paramref name="firstLayer"/>, <paramref name="endLayer"/>) restores: its per-layer
+    /// tensors and, when <paramref name="holdsHead"/> (the last stage), the trainable head's "head.*" tensors, with their
+    /// AdamW state. New handles (no copies); caller disposes.
+    /// </summary>
+    public StageState ForStage(int firstLayer, int endLayer, bool holdsHead)
     {
         var values = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var states = new Dictionary<string, AdamWParameterState>(StringComparer.Ordinal);
         foreach (var (name, value) in _layerValues)
         {
-            if (TrainingCheckpoint.LayerOf(name) is not { } layer || layer < firstLayer || layer >= endLayer) continue;
+            bool mine = TrainingCheckpoint.LayerOf(name) is { } layer ? layer >= firstLayer && layer < endLayer
+                : holdsHead && TrainingCheckpoint.IsHead(name);
+            if (!mine) continue;
             values[name] = value.detach();
             states[name] = _layerOptimizer.TryGetValue(name, out var s)
                 ? new AdamWParameterState(s.Step, s.ExpAvg.detach(), s.ExpAvgSq.detach())

@@ -97,8 +97,8 @@ public static class TrainingCheckpoint
                 values.Where(kv => IsShared(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal), sharedState);
             var layers = values.Where(kv => !IsShared(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
             foreach (var name in layers.Keys)
-                if (LayerOf(name) is null)
-                    throw new InvalidDataException($"{source}: {CheckpointFiles.Adapter} tensor '{name}' is neither 'shared.*' nor 'layers.N.*'");
+                if (LayerOf(name) is null && !IsHead(name))
+                    throw new InvalidDataException($"{source}: {CheckpointFiles.Adapter} tensor '{name}' is neither 'shared.*', 'layers.N.*' nor 'head.*'");
             return new RestoredTrainingState(checkpoint.Step, checkpoint.DataCursor, checkpoint.Rng.RunSeed, checkpoint.JobJson,
                 checkpoint.Plan, checkpoint.Metrics, checkpoint.Name, layers, layerState, shared);
         }
@@ -113,6 +113,9 @@ public static class TrainingCheckpoint
 
     /// <summary>"shared.q.A" and the like: a tensor the shared parameter server owns.</summary>
     public static bool IsShared(string name) => name.StartsWith("shared.", StringComparison.Ordinal);
+
+    /// <summary>"head.classifier.dense.weight" and the like: a trainable head tensor, owned by the last stage.</summary>
+    public static bool IsHead(string name) => name.StartsWith(RobertaStageModel.HeadPrefix, StringComparison.Ordinal);
 
     /// <summary>The global layer of "layers.N.*", else null.</summary>
     public static int? LayerOf(string name)
@@ -179,7 +182,11 @@ internal sealed class ParameterNameOrder : IComparer<string>
 
     public int Compare(string? x, string? y)
     {
-        var (lx, ly) = (TrainingCheckpoint.LayerOf(x!) ?? -1, TrainingCheckpoint.LayerOf(y!) ?? -1);
+        var (lx, ly) = (Rank(x!), Rank(y!));
         return lx != ly ? lx.CompareTo(ly) : string.CompareOrdinal(x, y);
     }
+
+    // Shared tensors first, then layer by layer, then the head (after the last layer, where it lives).
+    private static int Rank(string name) =>
+        TrainingCheckpoint.LayerOf(name) ?? (TrainingCheckpoint.IsHead(name) ? int.MaxValue : -1);
 }

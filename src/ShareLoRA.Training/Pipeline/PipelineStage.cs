@@ -6,13 +6,13 @@ using static TorchSharp.torch;
 namespace ShareLoRA.Training.Pipeline;
 
 /// <summary>
-/// One pipeline stage's share of a training step, as a plain object: a <see cref="LlamaModel"/> built for layers
-/// [FirstLayer, EndLayer) (plus the embedding on the first stage and the head and loss on the last) and an
-/// <see cref="AdapterBank"/> for the same layers holding a replica of the shared tensors. It runs forward and backward
-/// of single micro-batches in whatever order a schedule dictates, keeping each micro-batch's autograd graph between
-/// the two; accumulates adapter gradients over the step; reports the partial gradients of the shared tensors and the
-/// squared norm of its own; and steps its per-layer tensors with its own AdamW. The single-process trainer and the
-/// stage actors drive the same object.
+/// One pipeline stage's share of a training step, as a plain object: a model part (<see cref="IStageModel"/>: Llama,
+/// GPT-2 or RoBERTa) built for layers [FirstLayer, EndLayer) (plus the embedding on the first stage and the head and
+/// loss on the last) and an <see cref="AdapterBank"/> for the same layers holding a replica of the shared tensors. It
+/// runs forward and backward of single micro-batches in whatever order a schedule dictates, keeping each micro-batch's
+/// autograd graph between the two; accumulates adapter gradients over the step; reports the partial gradients of the
+/// shared tensors and the squared norm of its own; and steps its per-layer tensors (and a trainable head, RoBERTa's
+/// classifier on the last stage) with its own AdamW. The single-process trainer and the stage actors drive the same object.
 /// </summary>
 /// <remarks>
 /// Call every method from one thread (TorchSharp dispose scopes are thread-static). Tensors passed in stay the
@@ -20,9 +20,12 @@ namespace ShareLoRA.Training.Pipeline;
 /// </remarks>
 public sealed class PipelineStage : IDisposable
 {
-    private readonly LlamaModel _model;
+    private readonly IStageModel _model;
     private readonly AdapterBank _bank;
     private readonly AdapterAdamW _optimizer;
+    // The trainable head in two groups as the HF Trainer (and GlueTrainer) builds them: weights with the run's weight
+    // decay, biases without. Empty when the stage has no trainable head.
+    private readonly List<AdapterAdamW> _headOptimizers = [];
     private readonly Dictionary<int, InFlight> _inFlight = [];
     private bool _disposed;
 
@@ -32,6 +35,13 @@ public sealed class PipelineStage : IDisposable
 
     /// <summary>Takes ownership of <paramref name="model"/> and <paramref name="bank"/>; their layer ranges must agree.</summary>
     public PipelineStage(int index, LlamaModel model, AdapterBank bank, AdamWSettings optimizer)
+        : this(index, new LlamaStageModel(model), bank, optimizer) { }
+
+    /// <summary>
+    /// Takes ownership of <paramref name="model"/> (any family) and <paramref name="bank"/>; their layer ranges must agree.
+    /// A trainable head of the model part is stepped by this stage's optimizer (weight decay on its weights only).
+    /// </summary>
+    public PipelineStage(int index, IStageModel model, AdapterBank bank, AdamWSettings optimizer)
     {
         if (bank.FirstLayer != model.FirstLayer || bank.EndLayer != model.EndLayer)
             throw new ArgumentException(
@@ -42,14 +52,26 @@ public sealed class PipelineStage : IDisposable
         _model.Freeze();
         LocalParameters = bank.Parameters.Where(p => !p.Shared).ToList();
         SharedParameters = bank.Parameters.Where(p => p.Shared).ToList();
+        HeadParameters = model.TrainableHead;
         _optimizer = new AdapterAdamW(LocalParameters, optimizer);
+        var headWeights = HeadParameters.Where(p => !IsBias(p.Name)).ToList();
+        var headBiases = HeadParameters.Where(p => IsBias(p.Name)).ToList();
+        if (headWeights.Count > 0) _headOptimizers.Add(new AdapterAdamW(headWeights, optimizer));
+        if (headBiases.Count > 0) _headOptimizers.Add(new AdapterAdamW(headBiases, optimizer with { WeightDecay = 0 }));
     }
 
-    /// <summary>Loads a stage's part of a Hugging Face checkpoint and creates its adapter bank (counter-seeded init).</summary>
+    private static bool IsBias(string name) => name.EndsWith(".bias", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Loads a stage's part of a Hugging Face checkpoint (Llama, GPT-2 or RoBERTa, by config.json's model_type; see
+    /// <see cref="StageModels"/>) and creates its adapter bank (counter-seeded init). <paramref name="seed"/> also seeds
+    /// a RoBERTa classifier the checkpoint lacks; <paramref name="labelSmoothing"/> applies to GPT-2 only.
+    /// </summary>
     public static PipelineStage Load(string modelDirectory, int index, int firstLayer, int endLayer, bool isFirst, bool isLast,
-        AdapterLayout layout, long seed, AdamWSettings optimizer, ScalarType dtype = ScalarType.Float32, string device = "cpu")
+        AdapterLayout layout, long seed, AdamWSettings optimizer, ScalarType dtype = ScalarType.Float32, string device = "cpu",
+        double labelSmoothing = 0.0)
     {
-        var model = LlamaModel.Load(modelDirectory, new ModelLoadOptions(firstLayer, endLayer, isFirst, isLast, dtype, device));
+        var model = StageModels.Load(modelDirectory, new ModelLoadOptions(firstLayer, endLayer, isFirst, isLast, dtype, device), seed, labelSmoothing);
         AdapterBank? bank = null;
         try
         {
@@ -69,8 +91,13 @@ public sealed class PipelineStage : IDisposable
     public int EndLayer => _model.EndLayer;
     public bool IsFirst => _model.HasEmbedding;
     public bool IsLast => _model.HasHead;
-    public LlamaModel Model => _model;
+    /// <summary>The model part (a <see cref="LlamaStageModel"/>, <see cref="Gpt2StageModel"/> or <see cref="RobertaStageModel"/>).</summary>
+    public IStageModel Model => _model;
     public AdapterBank Adapters => _bank;
+
+    /// <summary>Head tensors this stage trains fully beside its adapters (RoBERTa's classifier on the last stage), by name
+    /// ("head.classifier.dense.weight"); stepped by <see cref="StepLocal"/>, exported with the stage state.</summary>
+    public IReadOnlyList<(string Name, Tensor Value)> HeadParameters { get; }
 
     /// <summary>This stage's own (per-layer) adapter tensors, stepped by <see cref="StepLocal"/>.</summary>
     public IReadOnlyList<AdapterParameter> LocalParameters { get; }
@@ -103,14 +130,14 @@ public sealed class PipelineStage : IDisposable
         Tensor hidden;
         if (IsFirst) hidden = _model.Embed(input);
         else hidden = leaf = AsLeaf(input);
-        var output = _model.ForwardLayers(hidden, 0, null, _bank, attentionMask);
+        var output = _model.ForwardLayers(hidden, attentionMask, _bank);
         if (!IsLast)
         {
             var send = output.detach();
             _inFlight[microBatch] = new InFlight(leaf?.DetachFromDisposeScope(), output.DetachFromDisposeScope());
             return new StageForwardResult(send.MoveToOuterDisposeScope(), null, 0);
         }
-        var (lossSum, targets) = TokenLossSum(output, labels!);
+        var (lossSum, targets) = _model.LossSum(output, labels!);
         using var divisor = lossDivisor.ToScalar();     // explicit Scalar kept alive: see AdapterDropout.KeepMask
         var scaled = lossSum.div(divisor);
         double sum = lossSum.detach().to_type(ScalarType.Float64).item<double>();
@@ -165,9 +192,9 @@ public sealed class PipelineStage : IDisposable
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var hidden = IsFirst ? _model.Embed(input) : input.to_type(_model.DType);
-        var output = _model.ForwardLayers(hidden, 0, null, _bank, attentionMask);
+        var output = _model.ForwardLayers(hidden, attentionMask, _bank);
         if (!IsLast) return new StageForwardResult(output.MoveToOuterDisposeScope(), null, 0);
-        var (lossSum, targets) = TokenLossSum(output, labels!);
+        var (lossSum, targets) = _model.LossSum(output, labels!);
         return new StageForwardResult(null, lossSum.to_type(ScalarType.Float64).item<double>(), targets);
     }
 
@@ -178,21 +205,6 @@ public sealed class PipelineStage : IDisposable
         var x = input.detach();
         if (x.dtype != _model.DType || x.device != _model.Device) x = x.to(_model.DType, _model.Device);
         return x.requires_grad_(true);
-    }
-
-    // Sum over positions i < s-1 of CE(logits[i], labels[i+1]), skipping label -100; computed in fp32.
-    private (Tensor LossSum, long Targets) TokenLossSum(Tensor hidden, Tensor labels)
-    {
-        var logits = _model.Logits(hidden);                                   // [b, s, V]
-        long s = logits.shape[1], vocab = logits.shape[2];
-        var predicting = logits.narrow(1, 0, s - 1).reshape(-1, vocab);        // [b*(s-1), V]
-        if (predicting.dtype != ScalarType.Float32 && predicting.dtype != ScalarType.Float64)
-            predicting = predicting.to_type(ScalarType.Float32);
-        var next = labels.to(ScalarType.Int64, logits.device).narrow(1, 1, s - 1).reshape(-1);  // [b*(s-1)]
-        var loss = nn.functional.cross_entropy(predicting, next, ignore_index: -100, reduction: nn.Reduction.Sum);
-        using var ignore = (-100).ToScalar();
-        long targets = next.ne(ignore).sum().item<long>();
-        return (loss, targets);
     }
 
     /// <summary>Copies of the accumulated gradients of the shared tensors, by name (zeros where none accumulated).</summary>
@@ -208,7 +220,7 @@ public sealed class PipelineStage : IDisposable
         return result;
     }
 
-    /// <summary>Sum of squares of this stage's per-layer adapter gradients (float64); shared tensors are not included.</summary>
+    /// <summary>Sum of squares of this stage's per-layer adapter (and trainable head) gradients (float64); shared tensors are not included.</summary>
     public double LocalGradNormSquared()
     {
         var grads = LocalGrads();
@@ -230,8 +242,8 @@ public sealed class PipelineStage : IDisposable
     }
 
     /// <summary>
-    /// Scales the per-layer gradients by <paramref name="clipCoefficient"/> (the global one from the coordinator) and
-    /// takes one AdamW step on the per-layer tensors at <paramref name="learningRate"/>.
+    /// Scales the per-layer (and head) gradients by <paramref name="clipCoefficient"/> (the global one from the
+    /// coordinator) and takes one AdamW step on the per-layer tensors and the trainable head at <paramref name="learningRate"/>.
     /// </summary>
     public void StepLocal(double learningRate, double clipCoefficient)
     {
@@ -243,47 +255,72 @@ public sealed class PipelineStage : IDisposable
             finally { foreach (var g in grads) g.Dispose(); }
         }
         _optimizer.Step(learningRate);
+        foreach (var o in _headOptimizers) o.Step(learningRate);
     }
 
-    /// <summary>Zeroes every adapter gradient (shared replicas included), ready for the next step.</summary>
-    public void ZeroGrad() => _bank.ZeroGrad();
+    /// <summary>Zeroes every adapter gradient (shared replicas included) and the head's, ready for the next step.</summary>
+    public void ZeroGrad()
+    {
+        _bank.ZeroGrad();
+        foreach (var (_, value) in HeadParameters)
+        {
+            using var g = value.grad;
+            g?.zero_();
+        }
+    }
 
-    /// <summary>Copies of the per-layer adapter values and their AdamW state. Call at a step boundary.</summary>
+    /// <summary>Copies of the per-layer adapter values (and the trainable head's) and their AdamW state. Call at a step boundary.</summary>
     public StageState ExportState()
     {
         if (_inFlight.Count > 0) throw new InvalidOperationException($"stage {Index}: state export with {_inFlight.Count} micro-batches in flight");
         using var noGrad = no_grad();
-        var values = LocalParameters.ToDictionary(p => p.Name, p =>
+        var values = OwnTensors().ToDictionary(p => p.Name, p =>
         {
             using var detached = p.Value.detach(); // freed here: a leaked handle per tensor per checkpoint otherwise
             return detached.clone();
         });
-        return new StageState(values, _optimizer.ExportState());
+        var optimizer = new Dictionary<string, AdamWParameterState>(_optimizer.ExportState());
+        foreach (var o in _headOptimizers)
+            foreach (var (name, state) in o.ExportState()) optimizer[name] = state;
+        return new StageState(values, optimizer);
     }
 
-    /// <summary>Restores per-layer values and AdamW state exported by a stage over the same layers.</summary>
+    // Everything this stage steps itself: per-layer adapter tensors, then the trainable head.
+    private IEnumerable<(string Name, Tensor Value)> OwnTensors() =>
+        LocalParameters.Select(p => (p.Name, p.Value)).Concat(HeadParameters);
+
+    /// <summary>Restores per-layer values (and the trainable head's) and AdamW state exported by a stage over the same layers.</summary>
     public void ImportState(StageState state, string source = "stage state")
     {
+        var own = OwnTensors().ToList();
+        var names = own.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var name in state.Values.Keys)
-            if (!LocalParameters.Any(p => p.Name == name)) throw new ArgumentException($"{source}: tensor '{name}' does not belong to stage {Index}");
+            if (!names.Contains(name)) throw new ArgumentException($"{source}: tensor '{name}' does not belong to stage {Index}");
+        foreach (var name in state.Optimizer.Keys)
+            if (!names.Contains(name)) throw new ArgumentException($"{source}: optimizer state for '{name}', which does not belong to stage {Index}");
         using (no_grad())
         {
-            foreach (var p in LocalParameters)
+            foreach (var (name, value) in own)
             {
-                if (!state.Values.TryGetValue(p.Name, out var v)) throw new ArgumentException($"{source}: missing tensor '{p.Name}'");
-                if (!v.shape.SequenceEqual(p.Value.shape))
-                    throw new ArgumentException($"{source}: tensor '{p.Name}' must be [{string.Join(", ", p.Value.shape)}] (got [{string.Join(", ", v.shape)}])");
+                if (!state.Values.TryGetValue(name, out var v)) throw new ArgumentException($"{source}: missing tensor '{name}'");
+                if (!v.shape.SequenceEqual(value.shape))
+                    throw new ArgumentException($"{source}: tensor '{name}' must be [{string.Join(", ", value.shape)}] (got [{string.Join(", ", v.shape)}])");
             }
-            foreach (var p in LocalParameters) p.Value.copy_(state.Values[p.Name]);
+            foreach (var (name, value) in own) value.copy_(state.Values[name]);
         }
-        _optimizer.ImportState(state.Optimizer, source);
+        // Each optimizer checks that the state covers exactly its own tensors.
+        foreach (var o in _headOptimizers.Prepend(_optimizer))
+        {
+            var mine = o.Names.ToHashSet(StringComparer.Ordinal);
+            o.ImportState(state.Optimizer.Where(kv => mine.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value), source);
+        }
     }
 
     private List<Tensor> LocalGrads()
     {
         var grads = new List<Tensor>();
-        foreach (var p in LocalParameters)
-            if (p.Value.grad is { } g) grads.Add(g);
+        foreach (var (_, value) in OwnTensors())
+            if (value.grad is { } g) grads.Add(g);
         return grads;
     }
 
@@ -294,6 +331,7 @@ public sealed class PipelineStage : IDisposable
         foreach (var f in _inFlight.Values) { f.Output.Dispose(); f.Input?.Dispose(); }
         _inFlight.Clear();
         _optimizer.Dispose();
+        foreach (var o in _headOptimizers) o.Dispose();
         _bank.Dispose();
         _model.Dispose();
     }

@@ -139,9 +139,17 @@ public sealed class E2eTrainer : IDisposable
             .MoveToOuterDisposeScope();
     }
 
-    /// <summary>Writes the adapter (native adapter.safetensors) into <paramref name="dir"/>.</summary>
-    public void Save(string dir)
+    /// <summary>
+    /// Writes the adapter into <paramref name="dir"/>: native adapter.safetensors, and when
+    /// <paramref name="baseModelNameOrPath"/> is given also the PEFT pair (see <see cref="Gpt2AdapterExport"/>).
+    /// </summary>
+    public void Save(string dir, string? baseModelNameOrPath = null)
     {
+        if (baseModelNameOrPath is not null)
+        {
+            Gpt2AdapterExport.Save(Bank, dir, baseModelNameOrPath);
+            return;
+        }
         Directory.CreateDirectory(dir);
         NativeAdapterFormat.Save(Bank, Path.Combine(dir, NativeAdapterFormat.FileName));
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ShareLoRA.Model;
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Config;
 using ShareLoRA.Model.Tokenization;
@@ -10,6 +11,7 @@ using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Optimization;
 using ShareLoRA.Training.Pipeline;
 using ShareLoRA.Training.Planning;
+using ShareLoRA.Training.SmallSystems;
 using Serilog;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -47,7 +49,8 @@ public sealed class LocalPipelineTrainer : IDisposable
 
     public JobConfig Job { get; }
     public TrainingData Data { get; }
-    public LlamaConfig ModelConfig { get; }
+    /// <summary>The base model's shape and family (Llama or GPT-2).</summary>
+    public ModelShape ModelShape { get; }
     public AdapterLayout Layout { get; }
     public PartitionPlan Plan { get; }
     public IReadOnlyList<PipelineStage> Stages => _stages;
@@ -65,10 +68,10 @@ public sealed class LocalPipelineTrainer : IDisposable
         Data = data;
         _padId = padId;
         _log = log ?? Serilog.Core.Logger.None;
-        (ModelConfig, Layout) = ResolveModel(job);
+        (ModelShape, Layout) = ResolveModelShape(job);
         if (data.Train.Count == 0) throw new DatasetException($"{job.Data.Train}: no training examples");
 
-        Plan = PlanOf(job, ModelConfig);
+        Plan = PlanOf(job, ModelShape);
         _schedule = Plan.Schedule;
         _learningRate = ScheduleOf(job);
         _device = torch.device(job.Device);
@@ -88,8 +91,8 @@ public sealed class LocalPipelineTrainer : IDisposable
             foreach (var s in _stages) s.Dispose();
             throw;
         }
-        _log.Information("model {Model}: {Layers} layers, hidden {Hidden}; adapter {Method} r={Rank} alpha={Alpha} on {Targets}: {Trainable} trainable parameters",
-            job.Model, ModelConfig.NumHiddenLayers, ModelConfig.HiddenSize, Layout.MethodName, Layout.Rank, Layout.Alpha,
+        _log.Information("model {Model} ({Family}): {Layers} layers, hidden {Hidden}; adapter {Method} r={Rank} alpha={Alpha} on {Targets}: {Trainable} trainable parameters",
+            job.Model, ModelShape.Family.Name(), ModelShape.NumLayers, ModelShape.HiddenSize, Layout.MethodName, Layout.Rank, Layout.Alpha,
             string.Join(",", Layout.OrderedTargets.Select(t => t.ShortName())), Layout.TrainableParameterCount);
         _log.Information("plan: {Plan}", Plan.ToString());
     }
@@ -98,7 +101,7 @@ public sealed class LocalPipelineTrainer : IDisposable
     public static LocalPipelineTrainer Create(JobConfig job, ILogger? log = null)
     {
         log ??= Serilog.Core.Logger.None;
-        ResolveModel(job);
+        ResolveModelShape(job);
         using var tokenizer = HfTokenizer.Load(job.Model);
         var data = TrainingData.Prepare(job.Data, tokenizer, job.Seed);
         log.Information("{Report}", data.Report.ToString());
@@ -229,7 +232,7 @@ public sealed class LocalPipelineTrainer : IDisposable
         int imported = 0;
         foreach (var stage in _stages)
         {
-            using var slice = state.ForLayers(stage.FirstLayer, stage.EndLayer);
+            using var slice = state.ForStage(stage.FirstLayer, stage.EndLayer, holdsHead: stage.IsLast);
             stage.ImportState(slice, $"{state.Name} layers [{stage.FirstLayer}, {stage.EndLayer})");
             imported += slice.Values.Count;
         }
@@ -344,23 +347,13 @@ public sealed class LocalPipelineTrainer : IDisposable
         using var scope = NewDisposeScope();
         var tensors = batches.Select(b => BatchTensors.From(b, _device)).ToList();
         var inputs = tensors.Select(t => new MicroBatchInput(t.InputIds, t.AttentionMask, t.Labels)).ToList();
-        var (lossSum, counted) = LocalScheduleExecutor.Run(_stages, _schedule, step, inputs, Math.Max(1, targets));
-        if (counted != targets)
-            throw new InvalidOperationException($"step {step + 1}: the last stage counted {counted} target tokens, the data {targets}");
-
-        var partials = _stages.Select(s => s.SharedGradients()).ToList();
-        var localNorms = _stages.Select(s => s.LocalGradNormSquared()).ToList();
-        using var shared = _server.Step(partials, localNorms, lr, Job.Optim.MaxGradNorm);
-        foreach (var stage in _stages)
-        {
-            stage.StepLocal(lr, shared.ClipCoefficient);
-            stage.SetSharedValues(shared.Values);
-            stage.ZeroGrad();
-        }
+        var outcome = PipelineOptimizerStep.Run(_stages, _server, _schedule, step, inputs, Math.Max(1, targets), lr, Job.Optim.MaxGradNorm);
+        if (outcome.Targets != targets)
+            throw new InvalidOperationException($"step {step + 1}: the last stage counted {outcome.Targets} target tokens, the data {targets}");
         foreach (var t in tensors) t.Dispose();
         StepsDone++;
         var seconds = watch.Elapsed.TotalSeconds;
-        return new StepMetrics(StepsDone, lossSum / Math.Max(1, targets), lr, shared.GradNorm, shared.ClipCoefficient,
+        return new StepMetrics(StepsDone, outcome.LossSum / Math.Max(1, targets), lr, outcome.GradNorm, outcome.ClipCoefficient,
             tokens, targets, seconds > 0 ? tokens / seconds : 0, _wallOffset + _wall.Elapsed.TotalSeconds);
     }
 
@@ -407,7 +400,9 @@ public sealed class LocalPipelineTrainer : IDisposable
     public void SaveAdapter(string directory)
     {
         using var bank = GatherAdapters();
-        PeftAdapterFormat.Export(bank, directory, Job.Model);
+        // GPT-2's q/v adapters act on slices of the fused c_attn: PEFT gets them as one exact LoRA on c_attn.
+        if (ModelShape.Family == ModelFamily.Gpt2) Gpt2AdapterExport.SavePeft(bank, directory, Job.Model);
+        else PeftAdapterFormat.Export(bank, directory, Job.Model);
         NativeAdapterFormat.Save(bank, Path.Combine(directory, NativeAdapterFormat.FileName));
         _log.Information("adapter written to {Directory} (PEFT + {Native})", directory, NativeAdapterFormat.FileName);
     }
@@ -430,7 +425,10 @@ public sealed class LocalPipelineTrainer : IDisposable
 
     /// <summary>The partition of <paramref name="job"/> over <paramref name="config"/>'s layers (pipeline.stages stages, the job's
     /// schedule): the same plan the cluster coordinator uses, so both runs cut the model identically.</summary>
-    public static PartitionPlan PlanOf(JobConfig job, LlamaConfig config)
+    public static PartitionPlan PlanOf(JobConfig job, LlamaConfig config) => PlanOf(job, ShapeOf(config));
+
+    /// <summary>The partition of <paramref name="job"/> over a model of any family with <paramref name="shape"/>.</summary>
+    public static PartitionPlan PlanOf(JobConfig job, ModelShape shape)
     {
         var policy = AdapterLayoutFactory.PolicyOf(job.Adapter, JobSource(job));
         var kind = job.Pipeline.Schedule == "gpipe" ? ScheduleKind.GPipe : ScheduleKind.OneFOneB;
@@ -439,19 +437,54 @@ public sealed class LocalPipelineTrainer : IDisposable
         {
             ActivationDtypeBytes = 4,
         };
-        return PartitionPlanner.Plan(ShapeOf(config), request);
+        return PartitionPlanner.Plan(shape, request);
     }
 
-    /// <summary>Reads the model's config.json and checks the job against it (adapter ranks and targets, stage count).</summary>
+    /// <summary>
+    /// Reads a Llama model's config.json and checks the job against it (adapter ranks and targets, stage count). The
+    /// cluster's path; <see cref="ResolveModelShape"/> takes GPT-2 too.
+    /// </summary>
     public static (LlamaConfig Config, AdapterLayout Layout) ResolveModel(JobConfig job)
     {
         var configPath = Path.Combine(job.Model, "config.json");
+        if (File.Exists(configPath) && StageModels.FamilyOf(job.Model) is var family && family != ModelFamily.Llama)
+            throw new JobConfigException(
+                $"{JobSource(job)}: {configPath} is a {family.Name()} model; this path takes Llama-family models only (GPT-2 jobs run with `sharelora train`)");
         var config = LlamaConfig.Load(configPath);
         var layout = AdapterLayoutFactory.Create(job.Adapter, config, JobSource(job), configPath);
         if (job.Pipeline.Stages > config.NumHiddenLayers)
             throw new JobConfigException(
                 $"{JobSource(job)}: pipeline.stages {job.Pipeline.Stages} exceeds the {config.NumHiddenLayers} decoder layers of {configPath} (each stage needs at least one layer)");
         return (config, layout);
+    }
+
+    /// <summary>
+    /// Reads the model's config.json (Llama or GPT-2, by model_type) and checks the job against it: adapter targets
+    /// and ranks, stage count, and for GPT-2 that source + target lengths fit its learned positions. A RoBERTa
+    /// classifier is refused: it trains on GLUE (`sharelora glue`), not on text or instruction data.
+    /// </summary>
+    public static (ModelShape Shape, AdapterLayout Layout) ResolveModelShape(JobConfig job)
+    {
+        var configPath = Path.Combine(job.Model, "config.json");
+        var family = File.Exists(configPath) ? StageModels.FamilyOf(job.Model) : ModelFamily.Llama;
+        if (family == ModelFamily.Llama)
+        {
+            var (config, llamaLayout) = ResolveModel(job);
+            return (ShapeOf(config), llamaLayout);
+        }
+        if (family == ModelFamily.Roberta)
+            throw new JobConfigException(
+                $"{JobSource(job)}: {configPath} is a RoBERTa sequence classifier; train jobs fine-tune causal language models (Llama, GPT-2): use `sharelora glue` for RoBERTa");
+        var shape = ModelShape.FromHfConfigJson(configPath);
+        var layout = AdapterLayoutFactory.Create(job.Adapter, shape, JobSource(job), configPath);
+        if (job.Pipeline.Stages > shape.NumLayers)
+            throw new JobConfigException(
+                $"{JobSource(job)}: pipeline.stages {job.Pipeline.Stages} exceeds the {shape.NumLayers} layers of {configPath} (each stage needs at least one layer)");
+        long longest = (long)job.Data.SourceMaxLen + job.Data.TargetMaxLen;
+        if (longest > shape.MaxPositions)
+            throw new JobConfigException(
+                $"{JobSource(job)}: data.source_max_len + data.target_max_len = {longest} exceeds n_positions {shape.MaxPositions} of {configPath}; lower them");
+        return (shape, layout);
     }
 
     private static ModelShape ShapeOf(LlamaConfig c) =>

@@ -1,0 +1,43 @@
+using ShareLoRA.Model.Adapters;
+using static TorchSharp.torch;
+
+namespace ShareLoRA.Training.Pipeline;
+
+/// <summary>
+/// What a <see cref="PipelineStage"/> needs of its model part, whatever the family: a contiguous range of transformer
+/// layers [FirstLayer, EndLayer), the embedding when it is the first stage, the head and the loss when it is the last.
+/// Llama, GPT-2 (<see cref="Gpt2StageModel"/>) and RoBERTa (<see cref="RobertaStageModel"/>) implement it; the stage
+/// drives any of them the same way. The model part owns its base weights and disposes them.
+/// </summary>
+public interface IStageModel : IDisposable
+{
+    int FirstLayer { get; }
+    int EndLayer { get; }
+    bool HasEmbedding { get; }
+    bool HasHead { get; }
+
+    /// <summary>Compute dtype of the layers (activations are passed between stages in it).</summary>
+    ScalarType DType { get; }
+    Device Device { get; }
+
+    /// <summary>[b, s] token ids -> [b, s, h]. Only on the part that has the embedding.</summary>
+    Tensor Embed(Tensor inputIds);
+
+    /// <summary>Runs the layers on hidden [b, s, h] with the [b, s] 1/0 padding mask (causal or not as the family is).</summary>
+    Tensor ForwardLayers(Tensor hidden, Tensor attentionMask, IModelAdapters adapters);
+
+    /// <summary>
+    /// The head and the SUMMED loss of one micro-batch (not its mean), with the number of terms in the sum, so a step's
+    /// loss is the sum over micro-batches divided by the step's total count. Only on the part that has the head.
+    /// </summary>
+    (Tensor LossSum, long Count) LossSum(Tensor hidden, Tensor labels);
+
+    /// <summary>
+    /// Head tensors that train fully beside the adapters (RoBERTa's classifier on the last stage), under stable names;
+    /// empty when the head is frozen or absent.
+    /// </summary>
+    IReadOnlyList<(string Name, Tensor Value)> TrainableHead { get; }
+
+    /// <summary>Freezes every base weight (a trainable head stays trainable).</summary>
+    void Freeze();
+}
