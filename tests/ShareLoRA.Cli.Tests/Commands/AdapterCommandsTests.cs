@@ -47,7 +47,7 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
 
         Assert.Equal(Scorer.Score(tiny.Model, Ids).LogProbs, baseLogProbs);
         Assert.Equal(Scorer.Score(tiny.Model, Ids, tiny.Bank).LogProbs, adapted);
-        Assert.True(adapted.Zip(baseLogProbs).Max(p => Math.Abs(p.First - p.Second)) > 1e-3, "the adapter did not change the scores");
+        Assert.True(adapted.Zip(baseLogProbs, (a, b) => Math.Abs(a - b)).Max() > 1e-3, "the adapter did not change the scores");
     }
 
     [Fact]
@@ -182,7 +182,7 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
         var withAdapter = LogProbs(stdout);
         (code, stdout, _) = CliRun.Run("score", "--model", stories, "--text", text, "--json");
         var plain = LogProbs(stdout);
-        Assert.True(withAdapter.Zip(plain).Max(p => Math.Abs(p.First - p.Second)) > 1e-3);
+        Assert.True(withAdapter.Zip(plain, (a, b) => Math.Abs(a - b)).Max() > 1e-3);
 
         var merged = tiny.NewDir("stories-merged");
         (code, _, stderr) = CliRun.Run("merge", "--model", stories, "--adapter", runDir, "--out", merged);
@@ -193,6 +193,6 @@ public sealed class AdapterCommandsTests(TinyModelFixture tiny) : IClassFixture<
         Assert.True(code == 0, stderr);
         var fromMerged = LogProbs(stdout);
         Assert.Equal(withAdapter.Length, fromMerged.Length);
-        Assert.True(withAdapter.Zip(fromMerged).Max(p => Math.Abs(p.First - p.Second)) < 1e-4);
+        Assert.True(withAdapter.Zip(fromMerged, (a, b) => Math.Abs(a - b)).Max() < 1e-4);
     }
 }
