@@ -59,7 +59,7 @@ public static class SummaryCommand
                 WriteTable(Rows(dir, summary, adapterPath, plots));
             else
             {
-                var table = new TextTable(("summary", false), ("", false));
+                var table = new TextTable(("figure", false), ("value", false));
                 foreach (var (label, value) in Rows(dir, summary, adapterPath, plots)) table.Add(label, value);
                 Console.Out.Write(table.ToString());
             }

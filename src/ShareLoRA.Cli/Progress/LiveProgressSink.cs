@@ -13,6 +13,9 @@ namespace ShareLoRA.Cli.Progress;
 public sealed class LiveProgressSink : IProgressSink
 {
     private static readonly TimeSpan RefreshEvery = TimeSpan.FromMilliseconds(200);
+    private const int BarWidth = 20;
+    // Bar, "100%" and the gaps between the columns: what the description leaves to the others on one line.
+    private const int OtherColumnsWidth = BarWidth + 4 + 4;
 
     private readonly IAnsiConsole _console;
     private readonly Func<TimeSpan> _clock;
@@ -53,7 +56,7 @@ public sealed class LiveProgressSink : IProgressSink
         var progress = _console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new ProgressBarColumn(), new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left });
+            .Columns(new ProgressBarColumn { Width = BarWidth }, new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left });
         _render = progress.StartAsync(async ctx =>
         {
             ProgressTask task;
@@ -64,7 +67,7 @@ public sealed class LiveProgressSink : IProgressSink
                 lock (_gate)
                 {
                     task.Value = Math.Min(_step, task.MaxValue);
-                    task.Description = Markup.Escape(_description);
+                    task.Description = Markup.Escape(Fit(_description));
                 }
                 ctx.Refresh();
                 if (stopping) break;
@@ -103,6 +106,14 @@ public sealed class LiveProgressSink : IProgressSink
         Stop();
         Messages.Flush();
         _stop.Dispose();
+    }
+
+    // A description wider than the terminal would wrap, and Spectre then squeezes the bar and percentage columns into
+    // one-character stacks: cut it to the line instead (the plain lines and the run log keep every figure).
+    private string Fit(string description)
+    {
+        int room = Math.Max(10, _console.Profile.Width - OtherColumnsWidth);
+        return description.Length <= room ? description : description[..(room - 1)] + "…";
     }
 
     private void Stop()

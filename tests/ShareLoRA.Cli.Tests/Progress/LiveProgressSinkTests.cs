@@ -83,6 +83,24 @@ public class LiveProgressSinkTests
         Assert.Same(TextWriter.Null, sink.Messages);
     }
 
+    [Fact]
+    public void On_a_narrow_terminal_the_description_is_cut_to_the_line_instead_of_wrapping()
+    {
+        var console = new TestConsole().Interactive().EmitAnsiSequences().Width(60);
+        var clock = new FakeClock();
+        using var sink = new LiveProgressSink(console, clock.Read);
+        sink.Start(10);
+        clock.Now += TimeSpan.FromSeconds(1);
+        sink.Report(1, 2.5, 1234.4, "lr 1.0e-3  grad 0.500  eval 2.7000");
+        sink.Finish("done");
+        var lines = StripAnsi(console.Output).Split('\n', '\r').Select(l => l.TrimEnd()).Where(l => l.Contains("step 1/10")).ToList();
+        Assert.NotEmpty(lines);
+        // Bar, percentage and the cut description share one line that fits the terminal.
+        Assert.All(lines, l => Assert.Contains("10%", l));
+        Assert.All(lines, l => Assert.True(l.Length <= 60, l));
+        Assert.All(lines, l => Assert.EndsWith("…", l));
+    }
+
     // ESC [ ... letter: colour, cursor moves and erases of the live display.
     private static string StripAnsi(string text) =>
         System.Text.RegularExpressions.Regex.Replace(text, @"\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]", "");
