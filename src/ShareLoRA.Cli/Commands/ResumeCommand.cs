@@ -37,7 +37,7 @@ public static class ResumeCommand
             // The job's steps size the bar; the checkpoint's step shows with the first report (the ETA times only new steps).
             var steps = LocalPipelineTrainer.LoadRunJob(folder, overrides).Steps;
             using var progress = ProgressSinks.Create(parse.GetValue(quiet));
-            progress.Start(steps);
+            progress.Start(Math.Min(steps, stop ?? steps));
             var result = LocalPipelineTrainer.Resume(folder, overrides, console: progress.Messages,
                 onStep: m => TrainCommand.Report(progress, m), stopAfter: stop);
             var last = result.Steps.Count > 0 ? result.Steps[^1] : null;

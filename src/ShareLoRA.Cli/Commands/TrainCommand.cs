@@ -41,7 +41,7 @@ public static class TrainCommand
             SetThreads(parse.GetValue(threads));
             var stop = CheckedStopAfter(parse.GetValue(stopAfter));
             using var progress = ProgressSinks.Create(parse.GetValue(quiet));
-            progress.Start(config.Steps);
+            progress.Start(Math.Min(config.Steps, stop ?? config.Steps)); // --stop-after ends the bar (and the ETA) early
             var result = LocalPipelineTrainer.Run(config, console: progress.Messages, onStep: m => Report(progress, m),
                 stopAfter: stop, overwrite: parse.GetValue(overwrite));
             var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
@@ -52,7 +52,7 @@ public static class TrainCommand
         return command;
     }
 
-    /// <summary>--quiet, shared with `resume` and `submit`.</summary>
+    /// <summary>--quiet, shared with `resume`.</summary>
     internal static Option<bool> QuietOption() => new("--quiet")
     {
         Description = "No progress display and no log lines: print only the final summary (the run log still goes to OUTPUT/train.log)",
