@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The embedded default main job: generate the self-made demo assets (tiny random Llama + its tokenizer, synthetic
-# instruction data, demo-job.json), fine-tune it with ShareLoRA share-a, then print a summary and plot the run.
+# instruction data, demo-job.json), fine-tune it with ShareLoRA share-a, then plot the run and print its summary table
+# (`sharelora plot`, `sharelora summary`).
 #
 #   scripts/demo.sh                 # self-made assets; 2-worker local cluster if scripts/local-cluster.sh exists
 #   scripts/demo.sh --single        # force the single-process trainer (`sharelora train`)
@@ -24,7 +25,7 @@ while [[ $# -gt 0 ]]; do
     --single) single=1 ;;
     --workers) workers="$2"; shift ;;
     --set) overrides+=(--set "$2"); shift ;;
-    -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -94,36 +95,16 @@ if [[ ! -s "$metrics" ]]; then
   exit 1
 fi
 
-# One-line JSON records with plain numeric fields: awk is enough, no jq or python needed.
-summary=$(awk '
-  function field(name,   m) {
-    if (match($0, "\"" name "\":[-0-9.eE+]+")) { m = substr($0, RSTART, RLENGTH); sub(/^[^:]*:/, "", m); return m }
-    return ""
-  }
-  /"event"/ { next }
-  {
-    loss = field("loss"); ev = field("eval_loss"); tps = field("tokens_per_s"); step = field("step")
-    if (ev != "") { if (first_eval == "") first_eval = ev; last_eval = ev }
-    if (loss != "") {
-      if (first_loss == "") first_loss = loss
-      last_loss = loss; last_step = step
-      if (tps != "") { tps_sum += tps; tps_n++ }
-    }
-  }
-  END {
-    printf "steps        %s\n", last_step
-    printf "train loss   %.4f (first step) -> %.4f (last step)\n", first_loss, last_loss
-    if (first_eval != "") printf "eval loss    %.4f (before) -> %.4f (after)\n", first_eval, last_eval
-    if (tps_n > 0) printf "tokens/s     %.0f (mean over steps)\n", tps_sum / tps_n
-  }' "$metrics")
-
+# Plots first, so the summary lists them. They are a bonus: a plotting problem must not turn a finished training run
+# into a failed demo.
 echo
-echo "== summary ($elapsed s of training)"
-echo "$summary"
-echo "adapter      $run_dir/adapter"
-echo "metrics      $metrics"
-echo "plots:"
-# Plots are a bonus: a plotting problem must not turn a finished training run into a failed demo.
+echo "== plots"
 if ! run "$sharelora" plot --run "$run_dir" | sed 's/^/  /'; then
   echo "  (no plots: 'sharelora plot' failed, see above)"
 fi
+
+# The end table (loss before and after, eval loss, tokens/s, bytes on the wire, recovery events, adapter, plots)
+# comes from metrics.jsonl through `sharelora summary`; --json gives the same figures to scripts.
+echo
+echo "== summary ($elapsed s of training)"
+run "$sharelora" summary --run "$run_dir"

@@ -25,6 +25,7 @@ public static class CliApp
         yield return ExportCommand.Create();
         yield return PlanCommand.Create();
         yield return PlotCommand.Create();
+        yield return SummaryCommand.Create();
         yield return EvalCommand.Create();
         yield return TrainCommand.Create();
         yield return InitDemoCommand.Create();

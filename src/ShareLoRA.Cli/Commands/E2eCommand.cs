@@ -71,7 +71,7 @@ public static class E2eCommand
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"e2e train: {adapterMethod.Name()} r={hyper.Rank} alpha={hyper.Alpha} lr={hyper.LearningRate} batch={hyper.BatchSize} steps={trainer.TotalSteps(pairs.Count)} pairs={pairs.Count} valid={validPairs.Count}"));
             E2eTrainingResult result;
-            using (var metrics = new MetricsWriter(Path.Combine(outDir, "metrics.jsonl")))
+            using (var metrics = new MetricsWriter(Path.Combine(outDir, MetricsWriter.FileName), append: true))
                 result = trainer.Train(pairs, validPairs, metrics, line => Console.Out.WriteLine(line));
             var adapterDir = Path.Combine(outDir, "adapter");
             trainer.Save(adapterDir, modelDir);

@@ -68,7 +68,7 @@ public static class GlueCommand
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"glue {spec.Name}: {adapterMethod.Name()} r={hyper.Rank} alpha={hyper.Alpha} lr={hyper.LearningRate} batch={hyper.BatchSize} steps={trainer.TotalSteps(train.Count)} train={train.Count} dev={dev.Count}"));
             GlueTrainingResult result;
-            using (var metrics = new MetricsWriter(Path.Combine(outDir, "metrics.jsonl")))
+            using (var metrics = new MetricsWriter(Path.Combine(outDir, MetricsWriter.FileName), append: true))
                 result = trainer.Train(train, dev, metrics, line => Console.Out.WriteLine(line));
             var adapterDir = Path.Combine(outDir, "adapter");
             trainer.Save(adapterDir, Path.GetFullPath(modelDir));

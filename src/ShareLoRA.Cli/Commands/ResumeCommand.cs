@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ShareLoRA.Cli.Progress;
 using static System.FormattableString;
 using ShareLoRA.Training.Trainer;
 
@@ -17,7 +18,7 @@ public static class ResumeCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var threads = new Option<int?>("--threads") { Description = "Intra-op CPU threads for tensor work (default: libtorch's, one per core)" };
-        var quiet = new Option<bool>("--quiet") { Description = "Print only the final summary (the run log still goes to OUTPUT/train.log)" };
+        var quiet = TrainCommand.QuietOption();
         var stopAfter = TrainCommand.StopAfterOption();
 
         var command = new Command("resume",
@@ -30,13 +31,17 @@ public static class ResumeCommand
         {
             var folder = parse.GetValue(run)!;
             if (!Directory.Exists(folder)) throw new UserError($"{folder}: run folder not found");
-            bool beQuiet = parse.GetValue(quiet);
+            var overrides = parse.GetValue(set) ?? [];
             TrainCommand.SetThreads(parse.GetValue(threads));
-            var result = LocalPipelineTrainer.Resume(folder, parse.GetValue(set) ?? [], console: !beQuiet,
-                onStep: beQuiet ? null : m => Console.Out.WriteLine(TrainCommand.ProgressLine(m)),
-                stopAfter: TrainCommand.CheckedStopAfter(parse.GetValue(stopAfter)));
+            var stop = TrainCommand.CheckedStopAfter(parse.GetValue(stopAfter));
+            // The job's steps size the bar; the checkpoint's step shows with the first report (the ETA times only new steps).
+            var steps = LocalPipelineTrainer.LoadRunJob(folder, overrides).Steps;
+            using var progress = ProgressSinks.Create(parse.GetValue(quiet));
+            progress.Start(Math.Min(steps, stop ?? steps));
+            var result = LocalPipelineTrainer.Resume(folder, overrides, console: progress.Messages,
+                onStep: m => TrainCommand.Report(progress, m), stopAfter: stop);
             var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
-            Console.Out.WriteLine(last is null
+            progress.Finish(last is null
                 ? $"nothing to train: the run is already at its last step; adapter: {result.AdapterDirectory}"
                 : Invariant($"resumed and trained {result.Steps.Count} steps to step {last.Step}, final loss {last.Loss:0.0000}; adapter: {result.AdapterDirectory}"));
             return 0;

@@ -26,6 +26,7 @@ public static class SubmitCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var wait = new Option<bool>("--wait") { Description = "Follow the job's progress until it ends; exit 1 if it fails." };
+        var quiet = new Option<bool>("--quiet") { Description = "With --wait: no progress display, only the final line (and the error when the job fails)." };
         var timeout = new Option<double>("--timeout")
         {
             Description = "Seconds to wait for each answer of the coordinator (with --wait, the job may take any time).",
@@ -36,7 +37,7 @@ public static class SubmitCommand
             "Submit a training job to a running cluster (its coordinator plans the stages over the workers); paths in the job are " +
             "resolved here and must exist at the same place on the seed and the workers.")
         {
-            seed, job, set, wait, timeout, cert, ca,
+            seed, job, set, wait, quiet, timeout, cert, ca,
         };
         command.SetAction(parse =>
         {
@@ -45,12 +46,12 @@ public static class SubmitCommand
             if (seconds <= 0) throw new UserError($"--timeout must be > 0 seconds (got {seconds})");
             var tls = NodeCommand.ClientTls(parse, cert, ca);
             var config = JobConfig.Load(parse.GetValue(job)!, parse.GetValue(set) ?? []);
-            return Run(seedAddress, config, parse.GetValue(wait), TimeSpan.FromSeconds(seconds), tls).GetAwaiter().GetResult();
+            return Run(seedAddress, config, parse.GetValue(wait), parse.GetValue(quiet), TimeSpan.FromSeconds(seconds), tls).GetAwaiter().GetResult();
         });
         return command;
     }
 
-    private static async Task<int> Run(HostPort seed, JobConfig job, bool wait, TimeSpan timeout, ClusterTls? tls)
+    private static async Task<int> Run(HostPort seed, JobConfig job, bool wait, bool quiet, TimeSpan timeout, ClusterTls? tls)
     {
         await using var client = CoordinatorClient.Connect(seed, tls: tls);
         CoordinatorProtocol.JobAccepted accepted;
@@ -65,7 +66,7 @@ public static class SubmitCommand
         Console.Out.WriteLine($"job {accepted.JobId} submitted: {accepted.Steps} steps on {job.Pipeline.Stages} stage(s); output {job.Output}");
         if (!wait) return 0;
 
-        using var progress = ProgressSinks.Create(everySteps: 1);
+        using var progress = ProgressSinks.Create(quiet);
         progress.Start(accepted.Steps);
         string lastMessage = "";
         int lastStep = 0, misses = 0;
@@ -94,7 +95,7 @@ public static class SubmitCommand
                 lastStep = status.Step;
             }
             if (status.State != JobStatus.Running && status.Message != lastMessage && !status.IsFinished)
-                Console.Error.WriteLine($"job {status.JobId}: {status.State}: {status.Message}");
+                progress.Messages.WriteLine($"job {status.JobId}: {status.State}: {status.Message}");
             lastMessage = status.Message;
             if (status.State == JobStatus.Completed)
             {

@@ -1,6 +1,8 @@
 using System.CommandLine;
+using ShareLoRA.Cli.Progress;
 using static System.FormattableString;
 using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Trainer;
 
 namespace ShareLoRA.Cli.Commands;
@@ -20,7 +22,7 @@ public static class TrainCommand
         {
             Description = "Intra-op CPU threads for tensor work (default: libtorch's, one per core); 1 is faster for tiny models on busy machines",
         };
-        var quiet = new Option<bool>("--quiet") { Description = "Print only the final summary (the run log still goes to OUTPUT/train.log)" };
+        var quiet = QuietOption();
         var stopAfter = StopAfterOption();
         var overwrite = new Option<bool>("--overwrite")
         {
@@ -36,17 +38,25 @@ public static class TrainCommand
         command.SetAction(parse =>
         {
             var config = JobConfig.Load(parse.GetValue(job)!, parse.GetValue(set) ?? []);
-            bool beQuiet = parse.GetValue(quiet);
             SetThreads(parse.GetValue(threads));
-            var result = LocalPipelineTrainer.Run(config, console: !beQuiet, onStep: beQuiet ? null : m => Console.Out.WriteLine(ProgressLine(m)),
-                stopAfter: CheckedStopAfter(parse.GetValue(stopAfter)), overwrite: parse.GetValue(overwrite));
+            var stop = CheckedStopAfter(parse.GetValue(stopAfter));
+            using var progress = ProgressSinks.Create(parse.GetValue(quiet));
+            progress.Start(Math.Min(config.Steps, stop ?? config.Steps)); // --stop-after ends the bar (and the ETA) early
+            var result = LocalPipelineTrainer.Run(config, console: progress.Messages, onStep: m => Report(progress, m),
+                stopAfter: stop, overwrite: parse.GetValue(overwrite));
             var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
             var eval = result.FinalEvalLoss is { } e ? Invariant($", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}") : "";
-            Console.Out.WriteLine(Invariant($"trained {result.Steps.Count} steps, final loss {last?.Loss:0.0000}{eval}; adapter: {result.AdapterDirectory}"));
+            progress.Finish(Invariant($"trained {result.Steps.Count} steps, final loss {last?.Loss:0.0000}{eval}; adapter: {result.AdapterDirectory}"));
             return 0;
         });
         return command;
     }
+
+    /// <summary>--quiet, shared with `resume`.</summary>
+    internal static Option<bool> QuietOption() => new("--quiet")
+    {
+        Description = "No progress display and no log lines: print only the final summary (the run log still goes to OUTPUT/train.log)",
+    };
 
     /// <summary>--stop-after, shared with `resume`.</summary>
     internal static Option<int?> StopAfterOption() => new("--stop-after")
@@ -64,8 +74,11 @@ public static class TrainCommand
         TorchSharp.torch.set_num_threads(n);
     }
 
-    /// <summary>"step 12/200 loss 2.3456 lr 0.0002 tokens/s 12345" (+ " eval_loss x" on eval steps).</summary>
-    public static string ProgressLine(StepMetrics m) =>
-        Invariant($"step {m.Step} loss {m.Loss:0.0000} lr {m.LearningRate:0.######} grad_norm {m.GradNorm:0.000} tokens/s {m.TokensPerSecond:0}") +
-        (m.EvalLoss is { } e ? Invariant($" eval_loss {e:0.0000}") : "");
+    /// <summary>Shows a finished step of a local run (`train`, `resume`) on the progress display.</summary>
+    internal static void Report(IProgressSink progress, StepMetrics m) =>
+        progress.Report(m.Step, m.Loss, m.TokensPerSecond, StepDetails(m));
+
+    /// <summary>The figures after loss and tokens/s: "lr 2.0e-3  grad 0.412" (+ "  eval 1.2345" on eval steps).</summary>
+    internal static string StepDetails(StepMetrics m) =>
+        Invariant($"lr {m.LearningRate:0.0e+0}  grad {m.GradNorm:0.000}") + (m.EvalLoss is { } e ? Invariant($"  eval {e:0.0000}") : "");
 }

@@ -21,13 +21,13 @@ public static class MetricsPlots
 
         Save(loss, $"{runName}: loss", "loss", plot =>
         {
-            Line(plot, log.Steps.Select(s => (s.Step, s.Loss)), "train loss", Colors.C0, markers: false);
+            Line(plot, log.Steps.Select(s => ((long)s.Step, s.Loss)), "train loss", Colors.C0, markers: false);
             var eval = log.Evaluations.Select(e => (e.Step, e.EvalLoss)).ToList();
             if (eval.Count > 0) Line(plot, eval, "eval loss", Colors.C1, markers: true);
         });
         Save(lr, $"{runName}: learning rate", "learning rate", plot =>
         {
-            Line(plot, log.Steps.Select(s => (s.Step, s.LearningRate)), "lr", Colors.C2, markers: false);
+            Line(plot, log.Steps.Select(s => ((long)s.Step, s.LearningRate)), "lr", Colors.C2, markers: false);
             // Learning rates live around 1e-4: "1.5e-4" reads better than ScottPlot's default "0.00015" / "9E-05".
             plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
             {
@@ -36,10 +36,10 @@ public static class MetricsPlots
         });
         Save(throughput, $"{runName}: throughput", "tokens / s", plot =>
         {
-            Line(plot, log.Steps.Select(s => (s.Step, s.TokensPerSecond)), "tokens/s", Colors.C3, markers: false, width: 1);
+            Line(plot, log.Steps.Select(s => ((long)s.Step, s.TokensPerSecond)), "tokens/s", Colors.C3, markers: false, width: 1);
             // Per-step throughput is noisy (checkpoints, evaluations): a trailing mean shows the trend.
             int window = Math.Clamp(log.Steps.Count / 20, 1, 50);
-            if (window > 1) Line(plot, TrailingMean(log.Steps.Select(s => (s.Step, s.TokensPerSecond)).ToList(), window),
+            if (window > 1) Line(plot, TrailingMean(log.Steps.Select(s => ((long)s.Step, s.TokensPerSecond)).ToList(), window),
                 $"mean of {window} steps", Colors.Black, markers: false);
         });
         return [loss, lr, throughput];

@@ -2,8 +2,9 @@ namespace ShareLoRA.Cli.Progress;
 
 /// <summary>
 /// Time left in a run from the pace of its recent steps: seconds per step measured over a sliding window of the last
-/// reports (so the slow first step, checkpoints and speed changes fade out), times the steps left. Pure: time comes in
-/// as arguments.
+/// reports (so a slow first step, checkpoints and speed changes fade out), times the steps left. Timing starts at the
+/// first observed step, never at the start of the command: loading the model, waiting for workers or restoring a
+/// checkpoint is not a step and must not inflate the pace. Pure: time comes in as arguments.
 /// </summary>
 public sealed class EtaEstimator
 {
@@ -11,21 +12,18 @@ public sealed class EtaEstimator
     private readonly int _size;
 
     /// <param name="totalSteps">Step count at which the run ends.</param>
-    /// <param name="startStep">Steps already done when timing began (a resumed run), at time <paramref name="startedAt"/>.</param>
-    /// <param name="startedAt">Clock reading when timing began.</param>
-    /// <param name="window">How many recent reports the pace is measured over (at least 1).</param>
-    public EtaEstimator(long totalSteps, long startStep, TimeSpan startedAt, int window = 20)
+    /// <param name="window">How many recent step intervals the pace is measured over (at least 1).</param>
+    public EtaEstimator(long totalSteps, int window = 20)
     {
         if (window < 1) throw new ArgumentOutOfRangeException(nameof(window), $"ETA window must be >= 1 (got {window})");
         TotalSteps = totalSteps;
         _size = window + 1; // window intervals need window + 1 points
-        _window.Enqueue((startStep, startedAt));
     }
 
     public long TotalSteps { get; }
 
-    /// <summary>Steps done at the latest observation.</summary>
-    public long Step => _window.Last().Step;
+    /// <summary>Steps done at the latest observation, or null before the first.</summary>
+    public long? Step => _window.Count > 0 ? _window.Last().Step : null;
 
     /// <summary>Records that <paramref name="step"/> steps are done at clock reading <paramref name="at"/>.</summary>
     public void Observe(long step, TimeSpan at)
@@ -36,19 +34,19 @@ public sealed class EtaEstimator
         while (_window.Count > _size) _window.Dequeue();
     }
 
-    /// <summary>Average seconds per step over the window, or null before any step finished.</summary>
+    /// <summary>Average seconds per step over the window, or null before two steps were observed.</summary>
     public double? SecondsPerStep
     {
         get
         {
+            if (_window.Count < 2) return null;
             var (first, last) = (_window.First(), _window.Last());
-            long steps = last.Step - first.Step;
-            return steps > 0 ? (last.At - first.At).TotalSeconds / steps : null;
+            return (last.At - first.At).TotalSeconds / (last.Step - first.Step);
         }
     }
 
     /// <summary>Estimated time until <see cref="TotalSteps"/>: zero when done, null while the pace is unknown.</summary>
-    public TimeSpan? Remaining => Estimate(Step, TotalSteps, SecondsPerStep);
+    public TimeSpan? Remaining => Estimate(Step ?? 0, TotalSteps, SecondsPerStep);
 
     /// <summary>(total - done) x seconds per step; zero when done; null when the pace is unknown.</summary>
     public static TimeSpan? Estimate(long stepsDone, long totalSteps, double? secondsPerStep)

@@ -6,13 +6,16 @@ namespace ShareLoRA.Cli.Progress;
 /// <summary>
 /// Progress as plain lines for logs, pipes and CI: one line when <see cref="EverySteps"/> steps or
 /// <see cref="EveryInterval"/> have passed since the last line (whichever comes first), and always for the first
-/// and the last step, so a log shows both the start and the end without drowning in lines.
+/// and the last step, so a log shows both the start and the end without drowning in lines. Quiet (--quiet): only the
+/// final summary.
 /// </summary>
 public sealed class PlainProgressSink : IProgressSink
 {
     private readonly TextWriter _out;
+    private readonly TextWriter _lines; // _out behind a lock, shared with Messages so lines never interleave mid-line
     private readonly Func<TimeSpan> _clock;
     private readonly object _gate = new();
+    private readonly bool _quiet;
     private EtaEstimator? _eta;
     private TimeSpan _startedAt, _lastLineAt;
     private long _lastLineStep = -1;
@@ -22,10 +25,13 @@ public sealed class PlainProgressSink : IProgressSink
     /// <param name="everySteps">Steps between lines (at least 1).</param>
     /// <param name="everyInterval">Time between lines even when fewer steps passed (default 30 s).</param>
     /// <param name="clock">Elapsed-time source (tests pass a fake); default a stopwatch started now.</param>
-    public PlainProgressSink(TextWriter output, int everySteps = 10, TimeSpan? everyInterval = null, Func<TimeSpan>? clock = null)
+    /// <param name="quiet">Write only the summary of <see cref="Finish"/>: no step lines, no <see cref="Messages"/>.</param>
+    public PlainProgressSink(TextWriter output, int everySteps = 10, TimeSpan? everyInterval = null, Func<TimeSpan>? clock = null,
+        bool quiet = false)
     {
         if (everySteps < 1) throw new ArgumentOutOfRangeException(nameof(everySteps), $"progress: every-steps must be >= 1 (got {everySteps})");
         _out = output;
+        _quiet = quiet;
         EverySteps = everySteps;
         EveryInterval = everyInterval ?? TimeSpan.FromSeconds(30);
         if (clock is null)
@@ -34,18 +40,22 @@ public sealed class PlainProgressSink : IProgressSink
             clock = () => watch.Elapsed;
         }
         _clock = clock;
+        _lines = TextWriter.Synchronized(output);
+        Messages = quiet ? TextWriter.Null : _lines;
     }
 
     public int EverySteps { get; }
 
     public TimeSpan EveryInterval { get; }
 
+    public TextWriter Messages { get; }
+
     public void Start(long totalSteps, long startStep = 0)
     {
         lock (_gate)
         {
             _startedAt = _lastLineAt = _clock();
-            _eta = new EtaEstimator(totalSteps, startStep, _startedAt);
+            _eta = new EtaEstimator(totalSteps);
             _lastLineStep = -1;
             _pending = null;
             if (startStep > 0) WriteLine($"resuming at step {startStep}/{totalSteps}");
@@ -79,15 +89,16 @@ public sealed class PlainProgressSink : IProgressSink
         {
             if (_pending != null) WriteLine(_pending);
             _pending = null;
-            WriteLine($"{summary} ({DurationText.Format(_clock() - _startedAt)})");
+            WriteLine($"{summary} ({DurationText.Format(_clock() - _startedAt)})", always: true);
         }
     }
 
     public void Dispose() => _out.Flush();
 
-    private void WriteLine(string line)
+    private void WriteLine(string line, bool always = false)
     {
-        _out.WriteLine(line);
-        _out.Flush();
+        if (_quiet && !always) return;
+        _lines.WriteLine(line);
+        _lines.Flush();
     }
 }

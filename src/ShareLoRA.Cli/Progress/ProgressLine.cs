@@ -6,15 +6,26 @@ namespace ShareLoRA.Cli.Progress;
 /// <summary>The text of one progress report, shared by the plain lines and the live bar's description.</summary>
 internal static class ProgressLine
 {
-    /// <summary>"step 120/3000 (4.0%)  loss 1.2346  1,523 tok/s  elapsed 2m36s  eta 1h02m  lr 2.0e-4".</summary>
+    /// <summary>Plain line: "step 120/3000 (4.0%)  loss 1.2346  1,523 tok/s  elapsed 2m36s  eta 1h02m  lr 2.0e-4".</summary>
     public static string Format(long step, long total, double loss, double tokensPerSecond, TimeSpan elapsed, TimeSpan? eta, string? extra)
     {
         var inv = CultureInfo.InvariantCulture;
         string percent = total > 0 ? (100.0 * step / total).ToString("0.0", inv) + "%" : "?";
         string text = $"step {step.ToString(inv)}/{total.ToString(inv)} ({percent})  loss {Number(loss, "0.0000")}  " +
                       $"{Number(tokensPerSecond, "#,0")} tok/s  elapsed {DurationText.Format(elapsed)}  eta {DurationText.Format(eta)}";
-        return string.IsNullOrWhiteSpace(extra) ? text : text + "  " + extra.Trim();
+        return WithExtra(text, extra);
     }
+
+    /// <summary>Beside the live bar, which shows the percentage itself: "step 120/3000  loss 1.2346  1,523 tok/s  eta 1h02m  lr 2.0e-4".</summary>
+    public static string Figures(long step, long total, double loss, double tokensPerSecond, TimeSpan? eta, string? extra)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string text = $"step {step.ToString(inv)}/{total.ToString(inv)}  loss {Number(loss, "0.0000")}  " +
+                      $"{Number(tokensPerSecond, "#,0")} tok/s  eta {DurationText.Format(eta)}";
+        return WithExtra(text, extra);
+    }
+
+    private static string WithExtra(string text, string? extra) => string.IsNullOrWhiteSpace(extra) ? text : text + "  " + extra.Trim();
 
     private static string Number(double value, string format) =>
         double.IsFinite(value) ? value.ToString(format, CultureInfo.InvariantCulture) : value.ToString(CultureInfo.InvariantCulture);

@@ -6,9 +6,12 @@ namespace ShareLoRA.Cli.Progress;
 public static class ProgressSinks
 {
     /// <summary>
-    /// <see cref="LiveProgressSink"/> when stdout is a terminal and CI is not "true" (<see cref="Terminal.IsInteractive"/>),
+    /// With <paramref name="quiet"/>, a <see cref="PlainProgressSink"/> that prints only the final summary; else a
+    /// <see cref="LiveProgressSink"/> when stdout is a terminal and CI is not "true" (<see cref="Terminal.IsInteractive"/>);
     /// else a <see cref="PlainProgressSink"/> on stdout writing every <paramref name="everySteps"/> steps or 30 s.
     /// </summary>
-    public static IProgressSink Create(int everySteps = 10) =>
-        Terminal.IsInteractive ? new LiveProgressSink(Terminal.Rich()) : new PlainProgressSink(Console.Out, everySteps);
+    public static IProgressSink Create(bool quiet = false, int everySteps = 10) =>
+        quiet ? new PlainProgressSink(Console.Out, everySteps, quiet: true)
+        : Terminal.IsInteractive ? new LiveProgressSink(Terminal.Rich())
+        : new PlainProgressSink(Console.Out, everySteps);
 }

@@ -5,6 +5,7 @@ using ShareLoRA.Model.Config;
 using ShareLoRA.Model.Tokenization;
 using ShareLoRA.Training.Data;
 using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Optimization;
 using ShareLoRA.Training.Pipeline;
 using ShareLoRA.Training.Planning;

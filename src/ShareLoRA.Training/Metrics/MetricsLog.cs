@@ -14,7 +14,7 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
     IReadOnlyList<EvalPoint> Evaluations)
 {
     /// <summary>The file name a run directory uses.</summary>
-    public const string FileName = "metrics.jsonl";
+    public const string FileName = MetricsWriter.FileName;
 
     /// <summary>
     /// Reads a metrics file. Blank lines are skipped. A malformed line throws <see cref="InvalidDataException"/>
@@ -90,14 +90,22 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
             if (!root.TryGetProperty("loss", out _) && OptionalNumber("eval_loss") is double evalOnly)
                 return new EvalPoint(OptionalStep() ?? throw Missing("step"), evalOnly);
 
+            long step = OptionalStep() ?? throw Missing("step");
+            if (step > int.MaxValue) throw new InvalidDataException($"{where}: field 'step' is too large for a step count (got {step})");
             return new StepMetrics(
-                Step: OptionalStep() ?? throw Missing("step"),
+                Step: (int)step,
                 Loss: Number("loss"),
                 LearningRate: Number("lr"),
                 GradNorm: Number("grad_norm"),
+                ClipCoefficient: OptionalNumber("clip_coefficient"),
+                Tokens: OptionalCount("tokens"),
+                TargetTokens: OptionalCount("target_tokens"),
                 TokensPerSecond: Number("tokens_per_s"),
                 WallSeconds: Number("wall_s"),
-                EvalLoss: OptionalNumber("eval_loss"));
+                EvalLoss: OptionalNumber("eval_loss"),
+                BubbleFraction: OptionalNumber("bubble_fraction"),
+                ActivationBytes: OptionalCount("activation_bytes"),
+                AdapterSyncBytes: OptionalCount("adapter_sync_bytes"));
 
             InvalidDataException Missing(string field) => new($"{where}: missing field '{field}'");
 
@@ -110,6 +118,18 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
             }
 
             double Number(string field) => OptionalNumber(field) ?? throw Missing(field);
+
+            long? OptionalCount(string field)
+            {
+                if (!root.TryGetProperty(field, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+                // Writers may emit whole numbers as 1.0e6 (a double extra field): accept any integral value.
+                if (v.ValueKind == JsonValueKind.Number)
+                {
+                    if (v.TryGetInt64(out var n) && n >= 0) return n;
+                    if (v.TryGetDouble(out var d) && d >= 0 && d <= long.MaxValue && Math.Floor(d) == d) return (long)d;
+                }
+                throw new InvalidDataException($"{where}: field '{field}' must be a non-negative integer (got {v.GetRawText()})");
+            }
 
             double? OptionalNumber(string field)
             {

@@ -1,21 +1,35 @@
 namespace ShareLoRA.Training.Metrics;
 
 /// <summary>
-/// One optimizer step's line of a run's metrics.jsonl: {"step", "loss", "lr", "grad_norm", "tokens_per_s", "wall_s"}
-/// and, on steps that ran an evaluation, "eval_loss".
+/// One optimizer step's line of a run's metrics.jsonl: {"step", "loss", "lr", "grad_norm", "tokens_per_s", "wall_s"},
+/// the trainer's "clip_coefficient", "tokens" and "target_tokens", "eval_loss" on steps that ran an evaluation, and a
+/// cluster run's "bubble_fraction", "activation_bytes" and "adapter_sync_bytes". Optional fields are null when a writer
+/// does not know them (the small-system trainers, hand-written files); they are then left out of the line.
 /// </summary>
-/// <param name="Step">Optimizer step, counted from 1 for the first completed step (a resumed run continues the count).</param>
-/// <param name="Loss">Mean training loss of the step (NaN when it diverged; written as "NaN").</param>
-/// <param name="LearningRate">Learning rate the step used.</param>
-/// <param name="GradNorm">Global gradient norm before clipping.</param>
-/// <param name="TokensPerSecond">Training throughput of the step (tokens of the step / its wall time).</param>
-/// <param name="WallSeconds">Seconds since the run (or its resume) started, at the end of the step.</param>
-/// <param name="EvalLoss">Evaluation loss when the step ran an evaluation, else null.</param>
+/// <param name="Step">Optimizer steps done, 1 after the first update (a resumed run continues the count).</param>
+/// <param name="Loss">Token-weighted mean training loss of the step, before the update (NaN when it diverged; written as "NaN").</param>
+/// <param name="LearningRate">The learning rate of this update.</param>
+/// <param name="GradNorm">Global gradient norm before clipping (shared tensors counted once).</param>
+/// <param name="ClipCoefficient">min(1, max_grad_norm / (norm + 1e-6)); 1 without clipping.</param>
+/// <param name="Tokens">Real (non-pad) tokens of the step.</param>
+/// <param name="TargetTokens">Tokens that carried loss.</param>
+/// <param name="TokensPerSecond">Tokens / wall time of this step (forward, backward, update).</param>
+/// <param name="WallSeconds">Seconds since training started, at the end of the step (a resumed run continues the clock).</param>
+/// <param name="EvalLoss">Token-weighted eval loss after this step, on steps where evaluation ran.</param>
+/// <param name="BubbleFraction">Cluster runs: the stages' idle share of the step.</param>
+/// <param name="ActivationBytes">Cluster runs: activation and activation-gradient bytes the stages sent to each other in the step.</param>
+/// <param name="AdapterSyncBytes">Cluster runs: shared-adapter bytes of the step (partial gradients up, new values down).</param>
 public sealed record StepMetrics(
-    long Step,
+    int Step,
     double Loss,
     double LearningRate,
     double GradNorm,
+    double? ClipCoefficient,
+    long? Tokens,
+    long? TargetTokens,
     double TokensPerSecond,
     double WallSeconds,
-    double? EvalLoss = null);
+    double? EvalLoss = null,
+    double? BubbleFraction = null,
+    long? ActivationBytes = null,
+    long? AdapterSyncBytes = null);

@@ -90,7 +90,8 @@ public sealed class E2eTrainer : IDisposable
                     validLosses.Add((step, validLoss.Value));
                     log?.Invoke($"step {step}: valid loss {validLoss:F4}");
                 }
-                metrics?.Write(new StepMetrics(step, loss, lr, norm, tokens / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds), clock.Elapsed.TotalSeconds, validLoss));
+                metrics?.Write(new StepMetrics(step, loss, lr, norm, ClipCoefficient: null, Tokens: tokens, TargetTokens: null,
+                    TokensPerSecond: tokens / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds), WallSeconds: clock.Elapsed.TotalSeconds, EvalLoss: validLoss));
             }
         }
         return new E2eTrainingResult(losses, validLosses, step);

@@ -115,7 +115,8 @@ public sealed class GlueTrainer : IDisposable
                 Bank.Context = AdapterForwardContext.Eval;
                 step++;
                 losses.Add(loss);
-                metrics?.Write(new StepMetrics(step, loss, lr, norm, tokens / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds), clock.Elapsed.TotalSeconds));
+                metrics?.Write(new StepMetrics(step, loss, lr, norm, ClipCoefficient: null, Tokens: tokens, TargetTokens: null,
+                    TokensPerSecond: tokens / Math.Max(1e-9, stepClock.Elapsed.TotalSeconds), WallSeconds: clock.Elapsed.TotalSeconds));
                 bool epochEnd = start + h.BatchSize >= order.Length;
                 if (dev.Count > 0 && (_options.EvalEvery > 0 ? step % _options.EvalEvery == 0 : epochEnd) && step < total) Eval(step, epoch + 1);
             }

@@ -8,6 +8,7 @@ using ShareLoRA.Training.Adapters;
 using ShareLoRA.Training.Checkpoints;
 using ShareLoRA.Training.Data;
 using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Optimization;
 using ShareLoRA.Training.Pipeline;
 using ShareLoRA.Training.Planning;
@@ -109,15 +110,15 @@ public sealed class LocalPipelineTrainer : IDisposable
     }
 
     /// <summary>
-    /// The whole run: run log (OUTPUT/train.log, console when <paramref name="console"/>), OUTPUT/job.json, training with
-    /// metrics.jsonl, and OUTPUT/adapter/. <paramref name="onStep"/> sees every step's metrics (the CLI prints them).
+    /// The whole run: run log (OUTPUT/train.log, and <paramref name="console"/> when given), OUTPUT/job.json, training
+    /// with metrics.jsonl, and OUTPUT/adapter/. <paramref name="onStep"/> sees every step's metrics (the CLI shows them).
     /// </summary>
     /// <param name="job">The job.</param>
-    /// <param name="console">Log to the console too.</param>
+    /// <param name="console">Where Information-level log lines go besides train.log (the CLI's progress display), or null.</param>
     /// <param name="onStep">Sees every step's metrics.</param>
     /// <param name="stopAfter">Stop (with a checkpoint) after this many steps; the LR schedule still spans job.steps.</param>
     /// <param name="overwrite">Delete OUTPUT/checkpoints of an earlier run first instead of refusing to start.</param>
-    public static TrainingResult Run(JobConfig job, bool console = false, Action<StepMetrics>? onStep = null, int? stopAfter = null,
+    public static TrainingResult Run(JobConfig job, TextWriter? console = null, Action<StepMetrics>? onStep = null, int? stopAfter = null,
         bool overwrite = false)
     {
         var checkpoints = new CheckpointStore(job.Output, job.Checkpoint.Keep, Serilog.Core.Logger.None);
@@ -149,7 +150,7 @@ public sealed class LocalPipelineTrainer : IDisposable
     /// line and left in place), rewinds metrics.jsonl to it and trains on to the job's steps.
     /// </summary>
     /// <exception cref="CheckpointException">No valid checkpoint, or the job changed in a way that changes the trajectory.</exception>
-    public static TrainingResult Resume(string runDirectory, IEnumerable<string>? overrides = null, bool console = false,
+    public static TrainingResult Resume(string runDirectory, IEnumerable<string>? overrides = null, TextWriter? console = null,
         Action<StepMetrics>? onStep = null, int? stopAfter = null)
     {
         var job = LoadRunJob(runDirectory, overrides);
@@ -301,7 +302,7 @@ public sealed class LocalPipelineTrainer : IDisposable
             if ((every > 0 && m.Step % every == 0) || m.Step == end)
             {
                 var saved = SaveCheckpoint(store, new CheckpointMetrics(m.Loss, m.EvalLoss));
-                metrics.WriteEvent("checkpoint", m.Step, ("save_ms", saved.TotalMs), ("bytes", saved.BytesWritten));
+                metrics.WriteEvent("checkpoint", m.Step, ("save_ms", Math.Round(saved.TotalMs, 3)), ("bytes", saved.BytesWritten));
             }
         }
         var adapterDirectory = Path.Combine(Job.Output, AdapterFolder);

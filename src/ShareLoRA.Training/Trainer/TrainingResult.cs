@@ -1,3 +1,5 @@
+using ShareLoRA.Training.Metrics;
+
 namespace ShareLoRA.Training.Trainer;
 
 /// <summary>What a finished training run reports: every step's metrics, the eval losses before and after training

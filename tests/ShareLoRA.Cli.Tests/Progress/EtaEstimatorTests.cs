@@ -9,12 +9,15 @@ public class EtaEstimatorTests
     private static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
 
     [Fact]
-    public void Unknown_before_the_first_step_then_steps_left_times_pace()
+    public void Unknown_until_two_steps_were_seen_then_steps_left_times_pace()
     {
-        var eta = new EtaEstimator(totalSteps: 100, startStep: 0, startedAt: S(0));
+        var eta = new EtaEstimator(totalSteps: 100);
         Assert.Null(eta.SecondsPerStep);
         Assert.Null(eta.Remaining);
-        eta.Observe(10, S(20));
+        eta.Observe(1, S(50)); // 50 s of model loading before step 1 say nothing about the pace
+        Assert.Null(eta.SecondsPerStep);
+        Assert.Null(eta.Remaining);
+        eta.Observe(10, S(68));
         Assert.Equal(2.0, eta.SecondsPerStep);
         Assert.Equal(S(180), eta.Remaining);
     }
@@ -22,18 +25,31 @@ public class EtaEstimatorTests
     [Fact]
     public void Pace_is_measured_over_the_window_so_a_slow_start_fades_out()
     {
-        var eta = new EtaEstimator(totalSteps: 100, startStep: 0, startedAt: S(0), window: 4);
-        eta.Observe(1, S(30)); // warm-up step: 30 s
-        for (int step = 2; step <= 5; step++) eta.Observe(step, S(30 + (step - 1) * 1.0));
-        // Window of 4 intervals: steps 1..5 at 1 s each; the 30 s first step has left the window.
+        var eta = new EtaEstimator(totalSteps: 100, window: 4);
+        eta.Observe(1, S(5));
+        eta.Observe(2, S(35)); // warm-up step: 30 s
+        for (int step = 3; step <= 6; step++) eta.Observe(step, S(35 + (step - 2) * 1.0));
+        // Window of 4 intervals: steps 2..6 at 1 s each; the 30 s step has left the window.
         Assert.Equal(1.0, eta.SecondsPerStep);
-        Assert.Equal(S(95), eta.Remaining);
+        Assert.Equal(S(94), eta.Remaining);
+    }
+
+    [Fact]
+    public void The_pace_follows_the_recent_steps_not_the_average_since_step_1()
+    {
+        var eta = new EtaEstimator(totalSteps: 1000, window: 10);
+        // 100 steps at 1 s, then the run slows to 3 s per step (say a neighbour started a job on the machine).
+        for (int step = 1; step <= 100; step++) eta.Observe(step, S(step));
+        for (int step = 101; step <= 120; step++) eta.Observe(step, S(100 + (step - 100) * 3));
+        Assert.Equal(3.0, eta.SecondsPerStep);
+        Assert.Equal(S(880 * 3.0), eta.Remaining);
     }
 
     [Fact]
     public void Repeated_or_backward_reports_do_not_change_the_pace()
     {
-        var eta = new EtaEstimator(10, 0, S(0));
+        var eta = new EtaEstimator(10);
+        eta.Observe(1, S(2));
         eta.Observe(2, S(4));
         eta.Observe(2, S(100));
         eta.Observe(1, S(200));
@@ -42,11 +58,25 @@ public class EtaEstimatorTests
     }
 
     [Fact]
-    public void Resumed_runs_count_from_the_resume_step()
+    public void Resumed_runs_time_only_the_new_steps()
     {
-        var eta = new EtaEstimator(totalSteps: 3000, startStep: 1000, startedAt: S(50));
-        eta.Observe(1010, S(70));
-        Assert.Equal(S(1990 * 2.0), eta.Remaining);
+        var eta = new EtaEstimator(totalSteps: 3000);
+        eta.Observe(1001, S(70)); // first step after restoring a checkpoint at step 1000
+        Assert.Null(eta.Remaining);
+        eta.Observe(1011, S(90));
+        Assert.Equal(S(1989 * 2.0), eta.Remaining);
+    }
+
+    [Fact]
+    public void Reports_that_skip_steps_count_every_step_they_cover()
+    {
+        // submit --wait polls the coordinator: several steps may finish between two looks.
+        var eta = new EtaEstimator(totalSteps: 100);
+        eta.Observe(3, S(10));
+        eta.Observe(7, S(12));
+        eta.Observe(8, S(12.5));
+        Assert.Equal(0.5, eta.SecondsPerStep);
+        Assert.Equal(S(46), eta.Remaining);
     }
 
     [Theory]

@@ -30,7 +30,7 @@ public class PlainProgressSinkTests
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(
         [
-            "step 1/25 (4.0%)  loss 2.9000  1,234 tok/s  elapsed 2s  eta 48s  lr 2.0e-4",
+            "step 1/25 (4.0%)  loss 2.9000  1,234 tok/s  elapsed 2s  eta ?  lr 2.0e-4",
             "step 11/25 (44.0%)  loss 1.9000  1,234 tok/s  elapsed 22s  eta 28s  lr 2.0e-4",
             "step 21/25 (84.0%)  loss 0.9000  1,234 tok/s  elapsed 42s  eta 8s  lr 2.0e-4",
             "step 25/25 (100.0%)  loss 0.5000  1,234 tok/s  elapsed 50s  eta 0s  lr 2.0e-4",
@@ -78,11 +78,46 @@ public class PlainProgressSinkTests
         var output = new StringWriter();
         var sink = new PlainProgressSink(output, everySteps: 1, clock: clock.Read);
         sink.Start(200, startStep: 100);
-        clock.Now += TimeSpan.FromSeconds(4);
+        clock.Now += TimeSpan.FromSeconds(40); // restoring the checkpoint and the first step after it
         sink.Report(101, 1.0, 100);
+        clock.Now += TimeSpan.FromSeconds(4);
+        sink.Report(102, 1.0, 100);
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("resuming at step 100/200", lines[0]);
-        Assert.EndsWith("elapsed 4s  eta 6m36s", lines[1]); // 99 steps x 4 s
+        Assert.EndsWith("elapsed 40s  eta ?", lines[1]);
+        Assert.EndsWith("elapsed 44s  eta 6m32s", lines[2]); // 98 steps x 4 s
+    }
+
+    [Fact]
+    public void Quiet_writes_only_the_summary_and_swallows_messages()
+    {
+        var clock = new FakeClock();
+        var output = new StringWriter();
+        using (var sink = new PlainProgressSink(output, everySteps: 1, clock: clock.Read, quiet: true))
+        {
+            sink.Start(3, startStep: 1);
+            sink.Messages.WriteLine("12:00:00 model loaded");
+            for (int step = 2; step <= 3; step++) { clock.Now += TimeSpan.FromSeconds(1); sink.Report(step, 1.0, 10); }
+            sink.Finish("trained 2 steps");
+        }
+        Assert.Equal("trained 2 steps (2s)" + Environment.NewLine, output.ToString());
+    }
+
+    [Fact]
+    public void Messages_go_in_order_with_the_step_lines()
+    {
+        var clock = new FakeClock();
+        var output = new StringWriter();
+        using var sink = new PlainProgressSink(output, everySteps: 1, clock: clock.Read);
+        sink.Start(2);
+        sink.Messages.Write("12:00:00 plan: ");
+        sink.Messages.WriteLine("2 stages");
+        clock.Now += TimeSpan.FromSeconds(1);
+        sink.Report(1, 1.0, 10);
+        sink.Messages.WriteLine("12:00:01 step 1: eval loss 0.9000");
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["12:00:00 plan: 2 stages", "step 1/2 (50.0%)", "12:00:01 step 1: eval loss 0.9000"],
+            lines.Select(l => l.StartsWith("step ") ? l[..l.IndexOf("  ")] : l));
     }
 
     [Fact]

@@ -11,6 +11,10 @@ public sealed class MetricsLogTests : IDisposable
 
     private string FilePath => Path.Combine(_dir, MetricsLog.FileName);
 
+    /// <summary>A step line with only the fields every writer has (no clip, token counts or cluster fields).</summary>
+    private static StepMetrics Step(int step, double loss, double lr, double gradNorm, double tokensPerSecond, double wallSeconds) =>
+        new(step, loss, lr, gradNorm, ClipCoefficient: null, Tokens: null, TargetTokens: null, tokensPerSecond, wallSeconds);
+
     [Fact]
     public void An_eval_only_baseline_line_is_an_evaluation_not_a_step()
     {
@@ -21,7 +25,7 @@ public sealed class MetricsLogTests : IDisposable
             "{\"step\":2,\"loss\":6.1,\"lr\":0.001,\"grad_norm\":1.2,\"tokens_per_s\":100,\"wall_s\":1.0,\"eval_loss\":6.0}\n",
             "metrics.jsonl");
 
-        Assert.Equal([1L, 2L], log.Steps.Select(s => s.Step));
+        Assert.Equal([1, 2], log.Steps.Select(s => s.Step));
         Assert.Equal([new EvalPoint(0, 6.5), new EvalPoint(2, 6.0)], log.Evaluations);
     }
 
@@ -37,9 +41,9 @@ public sealed class MetricsLogTests : IDisposable
     {
         var steps = new[]
         {
-            new StepMetrics(1, 2.5, 1e-4, 0.7, 1534.5, 1.25),
-            new StepMetrics(2, 2.25, 1e-4, 0.6, 1600, 2.5, EvalLoss: 2.4),
-            new StepMetrics(3, double.NaN, 1e-4, double.PositiveInfinity, 1600, 3.75),
+            Step(1, 2.5, 1e-4, 0.7, 1534.5, 1.25),
+            Step(2, 2.25, 1e-4, 0.6, 1600, 2.5) with { EvalLoss = 2.4 },
+            Step(3, double.NaN, 1e-4, double.PositiveInfinity, 1600, 3.75),
         };
         using (var writer = new MetricsWriter(FilePath))
         {
@@ -66,11 +70,11 @@ public sealed class MetricsLogTests : IDisposable
     [Fact]
     public void Writer_appends_to_an_existing_file_and_flushes_every_line()
     {
-        using (var first = new MetricsWriter(FilePath)) first.Write(new StepMetrics(1, 1, 1, 1, 1, 1));
-        using var second = new MetricsWriter(FilePath);
-        second.Write(new StepMetrics(2, 1, 1, 1, 1, 2));
+        using (var first = new MetricsWriter(FilePath)) first.Write(Step(1, 1, 1, 1, 1, 1));
+        using var second = new MetricsWriter(FilePath, append: true);
+        second.Write(Step(2, 1, 1, 1, 1, 2));
         // Read while the writer is still open: the line must already be on disk.
-        Assert.Equal([1L, 2L], MetricsLog.Read(FilePath).Steps.Select(s => s.Step));
+        Assert.Equal([1, 2], MetricsLog.Read(FilePath).Steps.Select(s => s.Step));
     }
 
     [Theory]
@@ -103,7 +107,7 @@ public sealed class MetricsLogTests : IDisposable
     {
         var text = "\r\n{\"step\": 1, \"loss\": 2.0, \"lr\": 0.1, \"grad_norm\": 1, \"tokens_per_s\": 5, \"wall_s\": 1, \"eval_loss\": null, \"mfu\": 0.4}\r\n\n";
         var log = MetricsLog.Parse(text, "m.jsonl");
-        Assert.Equal(new StepMetrics(1, 2.0, 0.1, 1, 5, 1), Assert.Single(log.Steps));
+        Assert.Equal(Step(1, 2.0, 0.1, 1, 5, 1), Assert.Single(log.Steps));
     }
 
     [Fact]
@@ -111,5 +115,59 @@ public sealed class MetricsLogTests : IDisposable
     {
         using var writer = new MetricsWriter(FilePath);
         Assert.Throws<ArgumentException>(() => writer.WriteEvent("x", fields: new Dictionary<string, object?> { ["step"] = 3 }));
+    }
+    [Fact]
+    public void Trainer_and_cluster_fields_round_trip_and_extra_fields_follow_in_order()
+    {
+        var full = new StepMetrics(7, 1.5, 2e-4, 0.9, ClipCoefficient: 0.5, Tokens: 640, TargetTokens: 300, TokensPerSecond: 1234.56,
+            WallSeconds: 12.34567, EvalLoss: 1.75, BubbleFraction: 0.25, ActivationBytes: 1_048_576, AdapterSyncBytes: 4096);
+        using (var writer = new MetricsWriter(FilePath))
+        {
+            writer.Write(full, [("mfu", 0.4)]);
+            // The cluster's coordinator passes its figures as extra fields; whole numbers read back as counts.
+            writer.Write(full with { Step = 8, BubbleFraction = null, ActivationBytes = null, AdapterSyncBytes = null },
+                [("bubble_fraction", 0.125), ("activation_bytes", 2048), ("adapter_sync_bytes", 512)]);
+        }
+        var lines = File.ReadAllLines(FilePath);
+        Assert.Equal("""{"step":7,"loss":1.5,"lr":0.0002,"grad_norm":0.9,"clip_coefficient":0.5,"tokens":640,"target_tokens":300,"tokens_per_s":1234.6,"wall_s":12.346,"eval_loss":1.75,"bubble_fraction":0.25,"activation_bytes":1048576,"adapter_sync_bytes":4096,"mfu":0.4}""",
+            lines[0]);
+        var log = MetricsLog.Read(FilePath);
+        Assert.Equal(full with { TokensPerSecond = 1234.6, WallSeconds = 12.346 }, log.Steps[0]);
+        Assert.Equal((0.125, 2048L, 512L), (log.Steps[1].BubbleFraction, log.Steps[1].ActivationBytes, log.Steps[1].AdapterSyncBytes));
+    }
+
+    [Fact]
+    public void An_extra_field_that_repeats_a_step_field_is_refused()
+    {
+        using var writer = new MetricsWriter(FilePath);
+        var e = Assert.Throws<ArgumentException>(() => writer.Write(Step(1, 1, 1, 1, 1, 1), [("loss", 2.0)]));
+        Assert.Contains("'loss'", e.Message);
+    }
+
+    [Fact]
+    public void A_fresh_writer_starts_the_file_afresh()
+    {
+        using (var first = new MetricsWriter(FilePath)) first.Write(Step(1, 1, 1, 1, 1, 1));
+        using (var second = new MetricsWriter(FilePath)) second.Write(Step(5, 1, 1, 1, 1, 2));
+        Assert.Equal([5], MetricsLog.Read(FilePath).Steps.Select(s => s.Step));
+    }
+
+    [Fact]
+    public void Events_take_named_fields_in_order()
+    {
+        using (var writer = new MetricsWriter(FilePath))
+            writer.WriteEvent("resume", 100, ("from_step", 100L), ("checkpoint", "step-000100"), ("save_ms", 12.5), ("ok", true));
+        Assert.Equal("""{"event":"resume","step":100,"from_step":100,"checkpoint":"step-000100","save_ms":12.5,"ok":true}""",
+            File.ReadAllLines(FilePath)[0]);
+    }
+
+    [Theory]
+    [InlineData("\"tokens\": -3", "field 'tokens' must be a non-negative integer (got -3)")]
+    [InlineData("\"activation_bytes\": 1.5", "field 'activation_bytes' must be a non-negative integer (got 1.5)")]
+    public void Counts_must_be_non_negative_integers(string field, string expected)
+    {
+        var text = "{\"step\": 1, \"loss\": 2.0, \"lr\": 0.1, \"grad_norm\": 1, \"tokens_per_s\": 5, \"wall_s\": 1, " + field + "}\n";
+        var e = Assert.Throws<InvalidDataException>(() => MetricsLog.Parse(text, "m.jsonl"));
+        Assert.Equal("m.jsonl:1: " + expected, e.Message);
     }
 }

@@ -1,6 +1,7 @@
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Tests.Pipeline;
+using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Trainer;
 using Xunit;
 using static TorchSharp.torch;

@@ -1,6 +1,7 @@
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.TestSupport;
 using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Trainer;
 using Xunit;
 
