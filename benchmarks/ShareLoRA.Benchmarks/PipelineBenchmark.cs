@@ -4,6 +4,7 @@ using System.Text.Json;
 using ShareLoRA.Model.Config;
 using ShareLoRA.Model.Llama;
 using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Trainer;
 
 namespace ShareLoRA.Benchmarks;

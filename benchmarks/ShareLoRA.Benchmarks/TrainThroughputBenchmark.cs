@@ -64,7 +64,7 @@ public static class TrainThroughputBenchmark
             for (int i = 0; i < options.Steps; i++)
             {
                 var m = trainer.TrainStep();
-                tokens += m.Tokens;
+                tokens += m.Tokens ?? 0;
                 loss = m.Loss;
             }
             double seconds = watch.Elapsed.TotalSeconds;
