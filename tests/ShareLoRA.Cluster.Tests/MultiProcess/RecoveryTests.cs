@@ -29,7 +29,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         var clock = Stopwatch.StartNew();
         using var cluster = await StartClusterAsync(3);
         output.WriteLine($"cluster up after {clock.Elapsed.TotalSeconds:0.0} s");
-        var jobPath = ClusterRunFixture.WriteJob(Folder, "spare", model, _data.DataFile, "share-a", 2, "1f1b", steps: 14, checkpointEvery: 3);
+        var jobPath = ClusterRunFixture.WriteJob(Folder, "spare", model, _data.DataFile, "share-a", 2, "1f1b", steps: 8, checkpointEvery: 3);
         var outputDir = Path.Combine(Folder, "spare");
 
         using var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait");
@@ -38,7 +38,6 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         int exit = submit.WaitForExit(JobTimeout);
         output.WriteLine($"submit ended after {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
-        output.WriteLine(File.ReadAllText(Path.Combine(outputDir, RunLog.FileName)));
 
         var recovered = Event(outputDir, "recovered");
         Assert.Equal(2, recovered.GetProperty("stages").GetInt32());
@@ -58,7 +57,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
     {
         var model = SharedAssets.Stories260K;
         using var cluster = await StartClusterAsync(3);
-        var jobPath = ClusterRunFixture.WriteJob(Folder, "shrink", model, _data.DataFile, "share-a", 3, "gpipe", steps: 12, checkpointEvery: 3);
+        var jobPath = ClusterRunFixture.WriteJob(Folder, "shrink", model, _data.DataFile, "share-a", 3, "gpipe", steps: 8, checkpointEvery: 3);
         var outputDir = Path.Combine(Folder, "shrink");
 
         using var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait");
@@ -83,7 +82,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
     {
         var model = SharedAssets.Stories260K;
         var name = corruptNewest ? "resume-corrupt" : "resume";
-        var jobPath = ClusterRunFixture.WriteJob(Folder, name, model, _data.DataFile, "share-a", 2, "1f1b", steps: 30, checkpointEvery: 3);
+        var jobPath = ClusterRunFixture.WriteJob(Folder, name, model, _data.DataFile, "share-a", 2, "1f1b", steps: 9, checkpointEvery: 3);
         var outputDir = Path.Combine(Folder, name);
         var checkpoints = Path.Combine(outputDir, "checkpoints");
 
@@ -94,10 +93,11 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
             // Two checkpoints when one is to be corrupted, so the previous one is there to fall back on.
             await WaitUntilAsync(() => Directory.Exists(Path.Combine(checkpoints, corruptNewest ? "step-000006" : "step-000003")),
                 JobTimeout, () => first.Outputs());
-        } // every process of the first cluster killed
+            first.SeedProcess.Suspend(); // no further step; then every process of the first cluster is killed
+        }
 
         var committed = Directory.GetDirectories(checkpoints, "step-*").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
-        Assert.DoesNotContain("step-000030", committed); // stopped mid-run
+        Assert.DoesNotContain("step-000009", committed); // stopped mid-run
         string? corrupted = null;
         if (corruptNewest)
         {
@@ -166,22 +166,30 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    // Once metrics.jsonl shows step afterStep, SIGKILLs the worker process holding the stage; returns when.
+    // Once metrics.jsonl shows step afterStep, SIGKILLs the worker process holding the stage; returns when. The seed is
+    // frozen (SIGSTOP) around the kill so the coordinator dispatches no further step in between, however fast steps are.
     private static async Task<DateTime> KillStageWorkerAfterAsync(LocalCluster cluster, string outputDir, int stage, int afterStep)
     {
+        var victim = await WorkerOfStageAsync(cluster, stage);
         await WaitUntilAsync(() => StepCount(outputDir) >= afterStep, JobTimeout, () => cluster.Outputs());
-        int? pid = null;
-        for (int attempt = 0; pid is null; attempt++)
+        cluster.SeedProcess.Suspend();
+        try { victim.Kill(); }
+        finally { cluster.SeedProcess.Continue(); }
+        return DateTime.UtcNow;
+    }
+
+    private static async Task<NodeProcess> WorkerOfStageAsync(LocalCluster cluster, int stage)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
         {
             // The report's job and node parts come from asks of their own that may time out under load: ask again.
             var report = await StatusClient.QueryAsync(cluster.Seed, TimeSpan.FromSeconds(10));
-            var node = report.Job?.Stages.SingleOrDefault(s => s.Index == stage)?.Node;
-            pid = report.Nodes.SingleOrDefault(n => n.Address == node)?.ProcessId;
-            if (pid is null && attempt >= 20) throw new InvalidOperationException($"no status naming stage {stage}'s worker: {report}");
+            var node = report.Job is { State: JobStatus.Running } job ? job.Stages.SingleOrDefault(s => s.Index == stage)?.Node : null;
+            if (report.Nodes.SingleOrDefault(n => n.Address == node)?.ProcessId is { } pid) return cluster.Workers.Single(w => w.Id == pid);
+            if (clock.Elapsed > JobTimeout) throw new TimeoutException($"no status naming stage {stage}'s worker: {report}\n{cluster.Outputs()}");
+            await Task.Delay(200);
         }
-        var victim = cluster.Workers.Single(w => w.Id == pid);
-        victim.Kill();
-        return DateTime.UtcNow;
     }
 
     private static int StepCount(string outputDir) =>
