@@ -353,11 +353,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         var a = _assignments[m.StageIndex];
         try
         {
-            using var slice = _restore!.ForLayers(a.FirstLayer, a.EndLayer);
-            var shared = _run!.SharedValues();
-            IReadOnlyList<StatePart> parts;
-            try { parts = StageStateWire.Encode(slice, shared); }
-            finally { foreach (var t in shared.Values) t.Dispose(); }
+            var parts = CheckpointExchange.RestoreParts(_restore!, _run!, a.FirstLayer, a.EndLayer);
             for (int i = 0; i < parts.Count; i++)
                 m.Stage.Tell(new StageProtocol.RestoreState(_attemptId, i, parts.Count, parts[i]));
             return true;
@@ -462,11 +458,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         }
         if (_recovery is { FromStep: { } from } recovery)
         {
-            double sinceLoss = Stopwatch.GetElapsedTime(recovery.LostAt).TotalSeconds;
-            run.WriteEvent("recovered", from, ("from_step", from), ("stages_before", recovery.StagesBefore), ("stages", _ready.Length),
-                ("detect_ms", recovery.DetectMs), ("seconds", sinceLoss));
-            run.Log.Information("recovered: step {Step} committed {Seconds:0.0} s after the loss (from step {From}, {Before} -> {Stages} stage(s), probe {DetectMs:0} ms)",
-                run.StepsDone, sinceLoss, from, recovery.StagesBefore, _ready.Length, recovery.DetectMs);
+            run.RecordRecovered(from, recovery.StagesBefore, _ready.Length, recovery.DetectMs, Stopwatch.GetElapsedTime(recovery.LostAt).TotalSeconds);
             _recovery = null;
         }
         if (run.CheckpointDue(run.StepsDone)) StartCheckpoint();
@@ -493,13 +485,10 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         var collecting = _collecting!;
         if (!collecting.Add(m.StageIndex, m.Step, m.Parts, m.State)) return;
         var run = _run!;
-        double collectMs = Stopwatch.GetElapsedTime(_collectStart).TotalMilliseconds;
-        CheckpointSaveResult saved;
+        CheckpointExchange.Saved saved;
         try
         {
-            var states = collecting.Decode();
-            try { saved = run.SaveCheckpoint(states, _status.Loss); }
-            finally { foreach (var s in states) s.Dispose(); }
+            saved = CheckpointExchange.Save(run, collecting, _ready.Length, _status.Loss, _collectStart);
         }
         catch (Exception e)
         {
@@ -507,10 +496,6 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
             return;
         }
         _collecting = null;
-        double totalMs = Stopwatch.GetElapsedTime(_collectStart).TotalMilliseconds;
-        run.WriteEvent("checkpoint", collecting.Step, ("save_ms", totalMs), ("bytes", saved.BytesWritten), ("collect_ms", collectMs));
-        run.Log.Information("checkpoint step {Step}: {Bytes} bytes, {Ms:0.0} ms in all (collect from {Stages} stage(s) {CollectMs:0.0} ms, {StateBytes} B on the wire; write {WriteMs:0.0} ms)",
-            collecting.Step, saved.BytesWritten, totalMs, _ready.Length, collectMs, collecting.Bytes, saved.WriteMs);
         _status = _status with { Message = $"step {run.StepsDone}/{run.Job.Steps}; checkpoint step {collecting.Step} saved" };
         Become(Running);
         ContinueAfterStep();
@@ -609,9 +594,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         var run = _run!;
         try
         {
-            _restore = run.LoadLatestCheckpoint();
-            if (_restore is not null) run.Restore(_restore);
-            else run.RestartFromScratch();
+            _restore = run.RewindToLatestCheckpoint();
         }
         catch (Exception e)
         {
@@ -621,10 +604,8 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         recovery.FromStep = run.StepsDone;
         var lostStages = decision.Lost.Select(w => Array.IndexOf(recovery.Previous, w)).Where(i => i >= 0).ToList();
         if (lostStages.Count == 0 && recovery.Stage is { } s) lostStages.Add(s);
-        // Written after the rewind with the step the run continues from, so a later rewind to a newer checkpoint keeps it.
-        run.WriteEvent("worker_lost", run.StepsDone,
-            ("worker", decision.Lost.Count > 0 ? string.Join(",", decision.Lost) : "none (all workers answered)"),
-            ("stage", string.Join(",", lostStages)), ("reason", recovery.Reason), ("lost_at_step", recovery.StepsDoneAtLoss + 1));
+        run.RecordWorkerLost(decision.Lost.Count > 0 ? string.Join(",", decision.Lost) : "none (all workers answered)",
+            string.Join(",", lostStages), recovery.Reason, recovery.StepsDoneAtLoss + 1);
         return true;
     }
 

@@ -165,6 +165,27 @@ public sealed class JobRun : IDisposable
             Plan.Stages.Count, "[" + string.Join(",", Plan.LayerCounts) + "]");
     }
 
+    /// <summary>
+    /// A recovery's reload: the newest valid checkpoint restored into the run and returned (for the stages; caller
+    /// disposes), or the run back at step 0 and null when there is none.
+    /// </summary>
+    public RestoredTrainingState? RewindToLatestCheckpoint()
+    {
+        var state = LoadLatestCheckpoint();
+        if (state is null)
+        {
+            RestartFromScratch();
+            return null;
+        }
+        try { Restore(state); }
+        catch
+        {
+            state.Dispose();
+            throw;
+        }
+        return state;
+    }
+
     /// <summary>Back to step 0 (a worker lost before the first checkpoint): initial shared masters, fresh optimizer, data from the start.</summary>
     public void RestartFromScratch()
     {
@@ -204,6 +225,25 @@ public sealed class JobRun : IDisposable
 
     /// <summary>True when step <paramref name="step"/> (1-based, just committed) ends with a checkpoint: every checkpoint.every and the last.</summary>
     public bool CheckpointDue(int step) => (Job.Checkpoint.Every > 0 && step % Job.Checkpoint.Every == 0) || step == Job.Steps;
+
+    /// <summary>
+    /// A "worker_lost" event, written after the rewind with the step the run continues from (so a later rewind to a
+    /// newer checkpoint keeps it); lost_at_step is the step that was in progress.
+    /// </summary>
+    public void RecordWorkerLost(string workers, string stages, string reason, int lostAtStep)
+    {
+        WriteEvent("worker_lost", StepsDone, ("worker", workers), ("stage", stages), ("reason", reason), ("lost_at_step", lostAtStep));
+        Log.Warning("worker(s) lost: {Workers} (stage {Stages}) during step {Step}; continuing from step {From}", workers, stages, lostAtStep, StepsDone);
+    }
+
+    /// <summary>A "recovered" event once the first step after a recovery is committed (step = the step it continued from).</summary>
+    public void RecordRecovered(int fromStep, int stagesBefore, int stages, double detectMs, double seconds)
+    {
+        WriteEvent("recovered", fromStep, ("from_step", fromStep), ("stages_before", stagesBefore), ("stages", stages),
+            ("detect_ms", detectMs), ("seconds", seconds));
+        Log.Information("recovered: step {Step} committed {Seconds:0.0} s after the loss (from step {From}, {Before} -> {Stages} stage(s), probe {DetectMs:0} ms)",
+            StepsDone, seconds, fromStep, stagesBefore, stages, detectMs);
+    }
 
     /// <summary>An event line in metrics.jsonl ("checkpoint", "resume", "worker_lost", "recovered").</summary>
     public void WriteEvent(string name, long step, params (string Name, object Value)[] fields) => _metrics.WriteEvent(name, step, fields);
