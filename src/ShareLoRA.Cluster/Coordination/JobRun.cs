@@ -104,7 +104,8 @@ public sealed class JobRun : IDisposable
             // Every bank draws the same shared init (counter-seeded by layer 0), so a bank made here seeds the masters
             // exactly as the stages' replicas start.
             var server = InitialServer(layout, job.Seed, optimizer);
-            File.WriteAllText(Path.Combine(job.Output, LocalPipelineTrainer.JobFileName), job.ToJson());
+            // A resume writes it once the checkpoint accepted the job (Restore): a refused --set must not replace it.
+            if (!resume) File.WriteAllText(Path.Combine(job.Output, LocalPipelineTrainer.JobFileName), job.ToJson());
             log.Information("plan: {Plan}", plan.ToString());
             log.Information("adapter sync: {Sync} B/step for {Method} across {Stages} stage(s) (fp32 partial gradients up + values down); " +
                 "plain LoRA on the same targets and rank would need {Lora} B/step across the same stages",
@@ -156,6 +157,7 @@ public sealed class JobRun : IDisposable
             throw new CheckpointException($"{state.Name}: cannot resume: {problem} (only {string.Join(", ", TrainingCheckpoint.ResumableFields)} may change)");
         if (state.Step > Job.Steps)
             throw new CheckpointException($"{state.Name}: checkpoint is at step {state.Step}, beyond the job's steps {Job.Steps}");
+        File.WriteAllText(Path.Combine(Job.Output, LocalPipelineTrainer.JobFileName), Job.ToJson());
         _server.ImportState(state.Shared, $"{state.Name} shared");
         _cursor = state.DataCursor;
         StepsDone = checked((int)state.Step);

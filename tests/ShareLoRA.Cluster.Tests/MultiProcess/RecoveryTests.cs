@@ -136,16 +136,27 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
     }
 
     [SkippableFact]
-    public async Task SubmittingOverAnOutputWithCheckpointsIsRefusedWithTheResumeAdvice()
+    public async Task ASubmitOverCheckpointsAndAResumeThatChangesTheTrajectoryAreRefusedInOneLine()
     {
         var model = SharedAssets.Stories260K;
         var jobPath = ClusterRunFixture.WriteJob(Folder, "again", model, _data.DataFile, "share-a", 1, "gpipe", steps: 2);
+        var outputDir = Path.Combine(Folder, "again");
         LocalPipelineTrainer.Run(ClusterRunFixture.Load(jobPath));
+        var jobJson = File.ReadAllText(Path.Combine(outputDir, LocalPipelineTrainer.JobFileName));
         using var cluster = await StartClusterAsync(1);
-        using var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath);
-        Assert.NotEqual(0, submit.WaitForExit(TimeSpan.FromSeconds(60)));
-        Assert.Contains("already holds checkpoints", submit.Output);
-        Assert.Contains("sharelora resume --run", submit.Output);
+
+        using (var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath))
+        {
+            Assert.NotEqual(0, submit.WaitForExit(TimeSpan.FromSeconds(60)));
+            Assert.Contains("already holds checkpoints", submit.Output);
+            Assert.Contains("sharelora resume --run", submit.Output);
+        }
+        using (var resume = NodeProcess.Start("resume", "--run", outputDir, "--seed", cluster.Seed.ToString(), "--set", "seed=6"))
+        {
+            Assert.NotEqual(0, resume.WaitForExit(TimeSpan.FromSeconds(60)));
+            Assert.Contains("cannot resume: seed is 6 but the checkpoint was written with 5", resume.Output);
+        }
+        Assert.Equal(jobJson, File.ReadAllText(Path.Combine(outputDir, LocalPipelineTrainer.JobFileName))); // the refused job did not replace it
     }
 
     // ---- helpers ----
