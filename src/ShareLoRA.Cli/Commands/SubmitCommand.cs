@@ -14,6 +14,13 @@ public static class SubmitCommand
     /// <summary>Exit code of `submit --wait` when the job failed on the cluster.</summary>
     public const int JobFailed = 1;
 
+    /// <summary>The --timeout option of submit and `resume --seed`.</summary>
+    internal static Option<double> TimeoutOption() => new("--timeout")
+    {
+        Description = "Seconds to wait for each answer of the coordinator (with --wait, the job may take any time).",
+        DefaultValueFactory = _ => 30,
+    };
+
     private static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(500);
 
     public static Command Create()
@@ -27,11 +34,7 @@ public static class SubmitCommand
         };
         var wait = new Option<bool>("--wait") { Description = "Follow the job's progress until it ends; exit 1 if it fails." };
         var quiet = new Option<bool>("--quiet") { Description = "With --wait: no progress display, only the final line (and the error when the job fails)." };
-        var timeout = new Option<double>("--timeout")
-        {
-            Description = "Seconds to wait for each answer of the coordinator (with --wait, the job may take any time).",
-            DefaultValueFactory = _ => 30,
-        };
+        var timeout = TimeoutOption();
         var (cert, ca, _) = NodeCommand.SecurityOptions();
         var command = new Command("submit",
             "Submit a training job to a running cluster (its coordinator plans the stages over the workers); paths in the job are " +
@@ -51,19 +54,21 @@ public static class SubmitCommand
         return command;
     }
 
-    private static async Task<int> Run(HostPort seed, JobConfig job, bool wait, bool quiet, TimeSpan timeout, ClusterTls? tls)
+    /// <summary>Sends the job (with <paramref name="resume"/>: to continue from its newest valid checkpoint) and, with
+    /// <paramref name="wait"/>, follows it; `sharelora resume --seed` shares this.</summary>
+    internal static async Task<int> Run(HostPort seed, JobConfig job, bool wait, bool quiet, TimeSpan timeout, ClusterTls? tls, bool resume = false)
     {
         await using var client = CoordinatorClient.Connect(seed, tls: tls);
         CoordinatorProtocol.JobAccepted accepted;
         try
         {
-            accepted = await client.SubmitAsync(job.ToJson(), timeout);
+            accepted = await client.SubmitAsync(job.ToJson(), timeout, resume);
         }
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
             throw new UserError(e.Message);
         }
-        Console.Out.WriteLine($"job {accepted.JobId} submitted: {accepted.Steps} steps on {job.Pipeline.Stages} stage(s); output {job.Output}");
+        Console.Out.WriteLine($"job {accepted.JobId} {(resume ? "resumed" : "submitted")}: {accepted.Steps} steps on {job.Pipeline.Stages} stage(s); output {job.Output}");
         if (!wait) return 0;
 
         using var progress = ProgressSinks.Create(quiet);

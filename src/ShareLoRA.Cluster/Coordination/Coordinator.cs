@@ -2,10 +2,10 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
-using ShareLoRA.Cluster.DataPlane;
 using ShareLoRA.Cluster.Nodes;
 using ShareLoRA.Cluster.Stages;
 using ShareLoRA.Cluster.Wire;
+using ShareLoRA.Training.Checkpoints;
 using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Pipeline;
 using static TorchSharp.torch;
@@ -17,12 +17,16 @@ namespace ShareLoRA.Cluster.Coordination;
 /// enough workers (one stage per worker), asks their node guardians to spawn the stages of the partition plan, wires
 /// neighbours' data-plane links, then runs the step loop: micro-batches out to the stages, partial shared gradients
 /// in, one <see cref="SharedParameterServer"/> step, the new shared values and clip coefficient out as the commit.
-/// Membership loss or a stage failure aborts the job with a clear status; the coordinator stays responsive.
+/// Every checkpoint.every steps and at the end it collects the stages' state and writes a checkpoint. When a worker
+/// holding a stage is lost it recovers by itself: probes which workers are alive, reloads the last checkpoint, puts
+/// the stages on the live workers (re-planning over fewer when needed) and continues.
 /// </summary>
 /// <remarks>
-/// Named behaviours: Idle, WaitingForWorkers, Starting, Running, Failed. All job state lives in <see cref="JobRun"/>
-/// plus the stage table here, and a step is only ever committed whole: a later "checkpoint at a step boundary /
-/// resume" hooks in between a commit and the next dispatch. Runs on its own pinned dispatcher (tensor work).
+/// Named behaviours: Idle, WaitingForWorkers, Starting, Running, Checkpointing, Recovering, Failed. All job state
+/// lives in <see cref="JobRun"/> plus the stage table here; a step is only ever committed whole, and checkpoints are
+/// taken between a commit and the next dispatch. Each start of the stages is an attempt with its own id
+/// ("JOB-aN"), which the stages carry in every message: late messages of an abandoned attempt are dropped. Recovery
+/// decisions are made by the plain <see cref="RecoveryPlanner"/>. Runs on its own pinned dispatcher (tensor work).
 /// </remarks>
 public sealed class Coordinator : ReceiveActor, IWithTimers
 {
@@ -34,27 +38,49 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(5);
 
+    // A SIGKILLed worker refuses connections at once, so a live worker answers well within this; the failure detector
+    // and the split-brain resolver take far longer to decide (cluster-config/base.hocon).
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(3);
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
     private int _jobCounter;
     private readonly HashSet<Address> _workers = [];
     private readonly HashSet<Address> _unreachable = [];
 
-    // The current job: run state, stage table and the step in progress.
+    // The current job: run state, attempt, stage table and the step in progress.
     private JobRun? _run;
     private JobStatus _status = new(null, null, JobStatus.Idle, "no job submitted yet", 0, 0, null, 0, [], null);
+    private int _attempt;
+    private string _attemptId = "";
     private Assignment[] _assignments = [];
     private CoordinatorProtocol.StageReady?[] _ready = [];
     private bool[] _connected = [];
     private CoordinatorProtocol.StepPartial?[] _partials = [];
     private Dictionary<string, TensorPayload>[] _adapters = [];
     private PendingStep? _pending;
+    private StageStateCollector? _collecting;
+    private long _collectStart;
+    // The checkpoint the stages of the starting attempt take their state from (resume or recovery); disposed once sent.
+    private RestoredTrainingState? _restore;
+    private Recovery? _recovery;
+    private int _recoveries;
+    private int _probe;
 
     private sealed record Assignment(int Index, Address Worker, int FirstLayer, int EndLayer);
 
     private sealed record PendingStep(int Step, double LearningRate, long TargetTokens, long Tokens, long StartTimestamp);
 
-    private sealed record StartTimedOut(string JobId);
+    private sealed record StartTimedOut(string AttemptId);
+
+    private sealed record ProbeResult(int Probe, Address[] Probed, Address[] Alive);
+
+    /// <summary>A recovery in progress, from the loss to the first committed step after it.</summary>
+    private sealed record Recovery(long LostAt, string Reason, int? Stage, Address[] Previous, int StepsDoneAtLoss, int StagesBefore)
+    {
+        public double DetectMs { get; set; }
+        public int? FromStep { get; set; }
+    }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -73,6 +99,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     {
         _cluster.Unsubscribe(Self);
         StopStages();
+        _restore?.Dispose();
         _run?.Dispose();
         _run = null;
     }
@@ -98,9 +125,9 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     private void Starting()
     {
-        Receive<CoordinatorProtocol.StageReady>(m => m.JobId == _run!.JobId, OnStageReady);
-        Receive<CoordinatorProtocol.StageConnected>(m => m.JobId == _run!.JobId, OnStageConnected);
-        Receive<StartTimedOut>(m => m.JobId == _run!.JobId,
+        Receive<CoordinatorProtocol.StageReady>(m => m.JobId == _attemptId, OnStageReady);
+        Receive<CoordinatorProtocol.StageConnected>(m => m.JobId == _attemptId, OnStageConnected);
+        Receive<StartTimedOut>(m => m.AttemptId == _attemptId,
             _ => Fail($"the stages did not all load and connect within {StartTimeout.TotalMinutes:0} minutes " +
                       $"({_ready.Count(r => r is not null)} of {_ready.Length} loaded, {_connected.Count(c => c)} connected)"));
         BusyHandlers();
@@ -108,21 +135,38 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     private void Running()
     {
-        Receive<CoordinatorProtocol.StepPartial>(m => m.JobId == _run!.JobId, OnStepPartial);
-        Receive<CoordinatorProtocol.StageAdapter>(m => m.JobId == _run!.JobId, OnStageAdapter);
+        Receive<CoordinatorProtocol.StepPartial>(m => m.JobId == _attemptId, OnStepPartial);
+        Receive<CoordinatorProtocol.StageAdapter>(m => m.JobId == _attemptId, OnStageAdapter);
         BusyHandlers();
     }
 
-    // While a job is in progress: refuse others, fail on a stage's failure or death, answer status.
+    private void Checkpointing()
+    {
+        Receive<CoordinatorProtocol.StageStatePart>(m => m.JobId == _attemptId, OnStageStatePart);
+        BusyHandlers();
+    }
+
+    // No stages: the probe's answer decides, or a joining worker when none was alive.
+    private void Recovering()
+    {
+        Receive<ProbeResult>(m => m.Probe == _probe, OnProbeResult);
+        BusyHandlers();
+    }
+
+    // While a job is in progress: refuse others, recover from a lost stage, answer status.
     private void BusyHandlers()
     {
         Receive<CoordinatorProtocol.SubmitJob>(_ =>
             Sender.Tell(new CoordinatorProtocol.JobRejected($"job {_run!.JobId} is {_status.State}; submit again when it has finished")));
-        Receive<CoordinatorProtocol.StageFailed>(m => m.JobId == _run!.JobId, m => Fail(m.Message));
+        Receive<CoordinatorProtocol.StageFailed>(m => m.JobId == _attemptId, m =>
+        {
+            if (m.Recoverable) OnLoss(m.Message, m.StageIndex);
+            else Fail(m.Message);
+        });
         Receive<Terminated>(t =>
         {
             int index = Array.FindIndex(_ready, r => r is not null && r.Stage.Equals(t.ActorRef));
-            if (index >= 0) Fail($"stage {index} on worker {_assignments[index].Worker} stopped unexpectedly");
+            if (index >= 0) OnLoss($"stage {index} on worker {_assignments[index].Worker} stopped unexpectedly", index);
         });
         CommonHandlers();
     }
@@ -130,13 +174,15 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     private void CommonHandlers()
     {
         Receive<CoordinatorProtocol.GetJobStatus>(_ => Sender.Tell(_status));
-        // Late messages of an aborted job, membership news while idle: nothing to do.
+        // Late messages of an abandoned attempt or job, membership news while idle: nothing to do.
         Receive<CoordinatorProtocol.StageReady>(m => m.Stage.Tell(new StageProtocol.StopStage(m.JobId)));
         Receive<CoordinatorProtocol.StageConnected>(_ => { });
         Receive<CoordinatorProtocol.StageFailed>(_ => { });
         Receive<CoordinatorProtocol.StepPartial>(_ => { });
         Receive<CoordinatorProtocol.StageAdapter>(_ => { });
+        Receive<CoordinatorProtocol.StageStatePart>(_ => { });
         Receive<StartTimedOut>(_ => { });
+        Receive<ProbeResult>(_ => { });
         Receive<Terminated>(_ => { });
         Receive<ClusterEvent.IMemberEvent>(OnMembership);
         Receive<ClusterEvent.IReachabilityEvent>(OnMembership);
@@ -173,9 +219,11 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         }
         if (_run is null) return;
         if (_status.State == JobStatus.WaitingForWorkers) TryStart();
-        // A worker holding a stage that becomes unreachable or leaves ends the job: its layers and their state are gone.
+        // No live worker was left: a worker coming (back) is worth a new probe.
+        else if (_status.State == JobStatus.Recovering && _recovery?.FromStep is not null && _assignments.Length == 0 && lost is null)
+            Probe();
         else if (lost is not null && (_status.State is JobStatus.Starting or JobStatus.Running) && HoldsStage(lost))
-            Fail($"worker {lost} holding stage {StageOn(lost)} {how}");
+            OnLoss($"worker {lost} holding stage {StageOn(lost)} {how}", StageOn(lost));
     }
 
     private bool HoldsStage(Address address) => _assignments.Any(a => a.Worker == address);
@@ -188,28 +236,39 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     {
         var jobId = $"{++_jobCounter}";
         JobConfig job;
-        JobRun run;
+        JobRun? run = null;
+        RestoredTrainingState? restore = null;
         try
         {
             job = JobConfig.Parse(m.JobJson, "submitted job", "/");
             jobId = $"{job.Name}-{_jobCounter}";
-            run = JobRun.Start(jobId, job);
+            run = JobRun.Start(jobId, job, resume: m.Resume);
+            if (m.Resume)
+            {
+                restore = run.LoadLatestCheckpoint()
+                    ?? throw new CheckpointException($"{Path.Combine(job.Output, "checkpoints")}: no valid checkpoint to resume from; submit the job instead");
+                run.Restore(restore);
+                run.WriteEvent("resume", restore.Step, ("from_step", restore.Step), ("checkpoint", restore.Name),
+                    ("stages_before", restore.Plan.Stages), ("stages", run.Plan.Stages.Count));
+            }
         }
         catch (Exception e)
         {
+            restore?.Dispose();
+            run?.Log.Error("job {Id} rejected: {Message}", jobId, e.Message);
+            run?.Dispose();
             _log.Warning("job rejected: {0}", e.Message);
             Sender.Tell(new CoordinatorProtocol.JobRejected(e.Message.Split('\n')[0]));
             return;
         }
         _run = run;
-        _assignments = [];
-        _ready = new CoordinatorProtocol.StageReady?[job.Pipeline.Stages];
-        _connected = new bool[job.Pipeline.Stages];
-        _partials = new CoordinatorProtocol.StepPartial?[job.Pipeline.Stages];
-        _adapters = new Dictionary<string, TensorPayload>[job.Pipeline.Stages];
-        _pending = null;
-        _status = new JobStatus(jobId, job.Name, JobStatus.WaitingForWorkers, "", 0, job.Steps, null, 0, [], job.Output);
-        _log.Info("job {0} accepted: {1} steps on {2} stage(s)", jobId, job.Steps, job.Pipeline.Stages);
+        _restore = restore;
+        _recovery = null;
+        _recoveries = 0;
+        _attempt = 0;
+        _status = new JobStatus(jobId, job.Name, JobStatus.WaitingForWorkers, "", run.StepsDone, job.Steps, null, 0, [], job.Output);
+        _log.Info("job {0} accepted{1}: {2} steps on {3} stage(s)", jobId, m.Resume ? $" to resume from step {run.StepsDone}" : "",
+            job.Steps, job.Pipeline.Stages);
         Sender.Tell(new CoordinatorProtocol.JobAccepted(jobId, job.Steps));
         Become(WaitingForWorkers);
         TryStart();
@@ -220,7 +279,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     private void UpdateWaitingStatus()
     {
-        int needed = _run!.Job.Pipeline.Stages, up = UpWorkers().Count;
+        int needed = _run!.Plan.Stages.Count, up = UpWorkers().Count;
         var message = $"waiting for {needed} worker{(needed == 1 ? "" : "s")}, {up} up";
         if (_status.Message != message) _run.Log.Information("{Message}", message);
         _status = _status with { State = JobStatus.WaitingForWorkers, Message = message };
@@ -228,31 +287,45 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     private void TryStart()
     {
-        var run = _run!;
         var workers = UpWorkers();
-        int p = run.Job.Pipeline.Stages;
-        if (workers.Count < p)
+        if (workers.Count < _run!.Plan.Stages.Count)
         {
             UpdateWaitingStatus();
             return;
         }
+        StartAttempt(workers);
+    }
+
+    // Spawns the plan's stages on workers[0..p) as a new attempt; a restored run's stages get their state after StageReady.
+    private void StartAttempt(IReadOnlyList<Address> workers)
+    {
+        var run = _run!;
+        int p = run.Plan.Stages.Count;
+        _attemptId = $"{run.JobId}-a{++_attempt}";
         _assignments = run.Plan.Stages
             .Select(s => new Assignment(s.Index, workers[s.Index], s.FirstLayer, s.EndLayer))
             .ToArray();
-        var jobJson = run.Job.ToJson();
+        _ready = new CoordinatorProtocol.StageReady?[p];
+        _connected = new bool[p];
+        _partials = new CoordinatorProtocol.StepPartial?[p];
+        _adapters = new Dictionary<string, TensorPayload>[p];
+        _pending = null;
+        _collecting = null;
+        var jobJson = run.StageJob.ToJson();
         foreach (var a in _assignments)
         {
-            run.Log.Information("stage {Index}: layers {First}-{Last} on worker {Worker}", a.Index, a.FirstLayer, a.EndLayer - 1, a.Worker);
+            run.Log.Information("stage {Index}: layers {First}-{Last} on worker {Worker} ({Attempt})", a.Index, a.FirstLayer, a.EndLayer - 1, a.Worker, _attemptId);
             Context.ActorSelection(new RootActorPath(a.Worker) / "user" / NodeGuardian.Name)
-                .Tell(new StageProtocol.SpawnStage(run.JobId, a.Index, p, jobJson, a.FirstLayer, a.EndLayer, Self));
+                .Tell(new StageProtocol.SpawnStage(_attemptId, a.Index, p, jobJson, a.FirstLayer, a.EndLayer, Self, Restore: _restore is not null));
         }
         _status = _status with
         {
             State = JobStatus.Starting,
-            Message = $"loading {p} stage(s)",
+            Message = $"loading {p} stage(s)" + (_restore is not null ? $" from checkpoint {_restore.Name}" : ""),
+            Step = run.StepsDone,
             Stages = _assignments.Select(a => new StageStatus(a.Index, a.Worker.ToString(), a.FirstLayer, a.EndLayer, "?")).ToArray(),
         };
-        Timers.StartSingleTimer("start", new StartTimedOut(run.JobId), StartTimeout);
+        Timers.StartSingleTimer("start", new StartTimedOut(_attemptId), StartTimeout);
         Become(Starting);
     }
 
@@ -265,10 +338,31 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
             Stages = _status.Stages.Select(s => s.Index == m.StageIndex ? s with { Device = m.Device } : s).ToArray(),
             Message = $"{_ready.Count(r => r is not null)} of {_ready.Length} stage(s) loaded",
         };
+        if (_restore is not null && !SendRestoredState(m)) return;
         if (_ready.Any(r => r is null)) return;
+        _restore?.Dispose();
+        _restore = null;
         // Every stage i < p-1 dials stage i+1's listener: activations and gradients never pass through here.
         for (int i = 0; i < _ready.Length; i++)
-            _ready[i]!.Stage.Tell(new StageProtocol.ConnectNeighbours(_run!.JobId, i + 1 < _ready.Length ? _ready[i + 1]!.Listener : null));
+            _ready[i]!.Stage.Tell(new StageProtocol.ConnectNeighbours(_attemptId, i + 1 < _ready.Length ? _ready[i + 1]!.Listener : null));
+    }
+
+    // The stage's layers of the checkpoint plus the shared masters, in bounded parts; they precede ConnectNeighbours.
+    private bool SendRestoredState(CoordinatorProtocol.StageReady m)
+    {
+        var a = _assignments[m.StageIndex];
+        try
+        {
+            var parts = CheckpointExchange.RestoreParts(_restore!, _run!, a.FirstLayer, a.EndLayer);
+            for (int i = 0; i < parts.Count; i++)
+                m.Stage.Tell(new StageProtocol.RestoreState(_attemptId, i, parts.Count, parts[i]));
+            return true;
+        }
+        catch (Exception e)
+        {
+            Fail($"restoring stage {m.StageIndex} from {_restore?.Name}: {e.Message}");
+            return false;
+        }
     }
 
     private void OnStageConnected(CoordinatorProtocol.StageConnected m)
@@ -279,7 +373,20 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         _run!.Log.Information("all {Stages} stage(s) loaded and connected; training", _connected.Length);
         _status = _status with { State = JobStatus.Running, Message = "training" };
         Become(Running);
-        DispatchStep();
+        ContinueAfterStep();
+    }
+
+    // Next step, or the end: the adapter from the stages.
+    private void ContinueAfterStep()
+    {
+        var run = _run!;
+        if (run.StepsDone < run.Job.Steps)
+        {
+            DispatchStep();
+            return;
+        }
+        _status = _status with { Message = "collecting the adapter from the stages" };
+        foreach (var r in _ready) r!.Stage.Tell(new StageProtocol.CollectAdapter(_attemptId));
     }
 
     // ---- the step loop ----
@@ -297,7 +404,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
             var micro = batches
                 .Select(b => new StageProtocol.MicroBatchData(b.Rows, b.Columns, first ? b.InputIds : null, last ? b.Labels : null, b.AttentionMask))
                 .ToArray();
-            _ready[i]!.Stage.Tell(new StageProtocol.RunStep(run.JobId, step, Math.Max(1, targets), micro));
+            _ready[i]!.Stage.Tell(new StageProtocol.RunStep(_attemptId, step, Math.Max(1, targets), micro));
         }
     }
 
@@ -335,7 +442,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
                 partials.Sum(x => x.ActivationBytesSent), upBytes + downBytes);
             summary = new StepMetricsSummary(metrics.Step, metrics.Loss, metrics.TokensPerSecond);
         }
-        foreach (var r in _ready) r!.Stage.Tell(new StageProtocol.StepCommit(run.JobId, pending.Step, values, clip, pending.LearningRate));
+        foreach (var r in _ready) r!.Stage.Tell(new StageProtocol.StepCommit(_attemptId, pending.Step, values, clip, pending.LearningRate));
         _pending = null;
         _status = _status with
         {
@@ -349,15 +456,50 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
             Fail($"step {summary.Step}: the loss is {summary.Loss}; lower optim.lr or check the data");
             return;
         }
-        if (run.StepsDone < run.Job.Steps) DispatchStep();
-        else
+        if (_recovery is { FromStep: { } from } recovery)
         {
-            _status = _status with { Message = "collecting the adapter from the stages" };
-            foreach (var r in _ready) r!.Stage.Tell(new StageProtocol.CollectAdapter(run.JobId));
+            run.RecordRecovered(from, recovery.StagesBefore, _ready.Length, recovery.DetectMs, Stopwatch.GetElapsedTime(recovery.LostAt).TotalSeconds);
+            _recovery = null;
         }
+        if (run.CheckpointDue(run.StepsDone)) StartCheckpoint();
+        else ContinueAfterStep();
     }
 
     private sealed record StepMetricsSummary(int Step, double Loss, double TokensPerSecond);
+
+    // ---- checkpoints ----
+
+    // After the commit (sent first on the same channel to each stage), so every stage exports the committed state.
+    private void StartCheckpoint()
+    {
+        var run = _run!;
+        _collecting = new StageStateCollector(_ready.Length, run.StepsDone);
+        _collectStart = Stopwatch.GetTimestamp();
+        _status = _status with { Message = $"saving checkpoint step {run.StepsDone}" };
+        foreach (var r in _ready) r!.Stage.Tell(new StageProtocol.CollectState(_attemptId, run.StepsDone));
+        Become(Checkpointing);
+    }
+
+    private void OnStageStatePart(CoordinatorProtocol.StageStatePart m)
+    {
+        var collecting = _collecting!;
+        if (!collecting.Add(m.StageIndex, m.Step, m.Parts, m.State)) return;
+        var run = _run!;
+        CheckpointExchange.Saved saved;
+        try
+        {
+            saved = CheckpointExchange.Save(run, collecting, _ready.Length, _status.Loss, _collectStart);
+        }
+        catch (Exception e)
+        {
+            Fail($"checkpoint step {collecting.Step} could not be saved: {e.Message.Split('\n')[0]}");
+            return;
+        }
+        _collecting = null;
+        _status = _status with { Message = $"step {run.StepsDone}/{run.Job.Steps}; checkpoint step {collecting.Step} saved" };
+        Become(Running);
+        ContinueAfterStep();
+    }
 
     private void OnStageAdapter(CoordinatorProtocol.StageAdapter m)
     {
@@ -383,6 +525,90 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         Become(Idle);
     }
 
+    // ---- recovery ----
+
+    // A stage's worker is gone (or its link broke): drop the attempt, then find out who is alive.
+    private void OnLoss(string reason, int? stage)
+    {
+        var run = _run!;
+        _log.Warning("job {0}: {1}; recovering", run.JobId, reason);
+        run.Log.Warning("lost a stage at step {Step}: {Reason}; recovering from the last checkpoint", run.StepsDone + 1, reason);
+        _recovery = new Recovery(Stopwatch.GetTimestamp(), reason, stage, _assignments.Select(a => a.Worker).ToArray(), run.StepsDone, _assignments.Length);
+        DropAttempt();
+        _status = _status with { State = JobStatus.Recovering, Message = $"{reason}; checking which workers are alive", Stages = [] };
+        Become(Recovering);
+        Probe();
+    }
+
+    // Asks every known worker's node guardian to identify itself: a dead process never answers, a live one at once.
+    private void Probe()
+    {
+        int probe = ++_probe;
+        var candidates = UpWorkers().ToArray();
+        var asks = candidates.Select(a => Identify(Context.ActorSelection(new RootActorPath(a) / "user" / NodeGuardian.Name), a)).ToArray();
+        Task.WhenAll(asks).PipeTo(Self, success: alive => new ProbeResult(probe, candidates, alive.OfType<Address>().ToArray()));
+    }
+
+    private static async Task<Address?> Identify(ActorSelection guardian, Address worker)
+    {
+        try
+        {
+            var identity = await guardian.Ask<ActorIdentity>(new Identify(worker), ProbeTimeout).ConfigureAwait(false);
+            return identity.Subject is null ? null : worker;
+        }
+        catch (Exception)
+        {
+            return null; // no answer in time: treated as dead
+        }
+    }
+
+    private void OnProbeResult(ProbeResult m)
+    {
+        var run = _run!;
+        var recovery = _recovery!;
+        var decision = RecoveryPlanner.Decide(run.Job.Pipeline.Stages, recovery.Previous, m.Alive, _recoveries);
+        if (recovery.FromStep is null)
+        {
+            recovery.DetectMs = Stopwatch.GetElapsedTime(recovery.LostAt).TotalMilliseconds;
+            if (decision.Action == RecoveryAction.GiveUp)
+            {
+                Fail($"{decision.Message}; last loss: {recovery.Reason}");
+                return;
+            }
+            _recoveries++;
+            if (!Rewind(recovery, decision)) return;
+        }
+        run.Log.Information("probe: {Alive} of {Probed} worker(s) alive; {Decision}", m.Alive.Length, m.Probed.Length, decision.Message);
+        if (decision.Action == RecoveryAction.WaitForWorkers)
+        {
+            _status = _status with { Message = $"{decision.Message}; will continue from step {recovery.FromStep} when one joins" };
+            return;
+        }
+        if (decision.Stages != run.Plan.Stages.Count) run.Replan(decision.Stages);
+        StartAttempt(decision.Workers);
+    }
+
+    // Reloads the last committed checkpoint (or step 0) into the run, rewinds metrics.jsonl, records the loss there.
+    private bool Rewind(Recovery recovery, RecoveryDecision decision)
+    {
+        var run = _run!;
+        try
+        {
+            _restore = run.RewindToLatestCheckpoint();
+        }
+        catch (Exception e)
+        {
+            Fail($"recovery could not reload the last checkpoint: {e.Message.Split('\n')[0]}");
+            return false;
+        }
+        recovery.FromStep = run.StepsDone;
+        var lostStages = decision.Lost.Select(w => Array.IndexOf(recovery.Previous, w)).Where(i => i >= 0).ToList();
+        if (lostStages.Count == 0 && recovery.Stage is { } s) lostStages.Add(s);
+        run.RecordWorkerLost(decision.Lost.Count > 0 ? string.Join(",", decision.Lost) : "none (all workers answered)",
+            string.Join(",", lostStages), recovery.Reason, recovery.StepsDoneAtLoss + 1);
+        return true;
+    }
+
     // ---- ending ----
 
     private void Fail(string reason)
@@ -397,17 +623,30 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     private void EndJob()
     {
+        DropAttempt();
+        _restore?.Dispose();
+        _restore = null;
+        _recovery = null;
+        _run?.Dispose();
+        _run = null;
+    }
+
+    // Stops the attempt's stages and forgets them; their late messages carry the old attempt id and are dropped.
+    private void DropAttempt()
+    {
         Timers.Cancel("start");
         StopStages();
         foreach (var r in _ready) if (r is not null) Context.Unwatch(r.Stage);
-        _run?.Dispose();
-        _run = null;
+        _restore?.Dispose(); // a restore not yet handed out is reloaded by the next recovery
+        _restore = null;
         _assignments = [];
         _ready = [];
         _connected = [];
         _partials = [];
         _adapters = [];
         _pending = null;
+        _collecting = null;
+        _attemptId = "";
     }
 
     // Through the guardians' paths, so stages that are still loading (no reference yet) are stopped too.
@@ -415,7 +654,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     {
         if (_run is null) return;
         foreach (var a in _assignments)
-            Context.ActorSelection(new RootActorPath(a.Worker) / "user" / NodeGuardian.Name / StageActor.NameOf(_run.JobId, a.Index))
-                .Tell(new StageProtocol.StopStage(_run.JobId));
+            Context.ActorSelection(new RootActorPath(a.Worker) / "user" / NodeGuardian.Name / StageActor.NameOf(_attemptId, a.Index))
+                .Tell(new StageProtocol.StopStage(_attemptId));
     }
 }

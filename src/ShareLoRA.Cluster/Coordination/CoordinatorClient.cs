@@ -38,10 +38,13 @@ public sealed class CoordinatorClient : IAsyncDisposable
         return new CoordinatorClient(system, system.ActorOf(ClusterClient.Props(settings), "client"), seed);
     }
 
-    /// <summary>Submits job JSON; returns the job id or throws <see cref="InvalidOperationException"/> with the rejection.</summary>
-    public async Task<CoordinatorProtocol.JobAccepted> SubmitAsync(string jobJson, TimeSpan timeout)
+    /// <summary>
+    /// Submits job JSON (with <paramref name="resume"/>: continue from the newest valid checkpoint in its output); returns
+    /// the job id or throws <see cref="InvalidOperationException"/> with the rejection.
+    /// </summary>
+    public async Task<CoordinatorProtocol.JobAccepted> SubmitAsync(string jobJson, TimeSpan timeout, bool resume = false)
     {
-        var answer = await Ask<object>(new CoordinatorProtocol.SubmitJob(jobJson), timeout).ConfigureAwait(false);
+        var answer = await Ask<object>(new CoordinatorProtocol.SubmitJob(jobJson, resume), timeout).ConfigureAwait(false);
         return answer switch
         {
             CoordinatorProtocol.JobAccepted accepted => accepted,

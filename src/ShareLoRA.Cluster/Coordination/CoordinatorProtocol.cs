@@ -10,9 +10,11 @@ namespace ShareLoRA.Cluster.Coordination;
 public static class CoordinatorProtocol
 {
     /// <summary>Run a job. <paramref name="JobJson"/> is <c>JobConfig.ToJson()</c> (absolute paths, overrides applied).
-    /// Answered by <see cref="JobAccepted"/> or <see cref="JobRejected"/>.</summary>
+    /// With <paramref name="Resume"/> the job continues from the newest valid checkpoint in its output (`sharelora resume
+    /// --seed`); without it an output holding checkpoints is refused. Answered by <see cref="JobAccepted"/> or
+    /// <see cref="JobRejected"/>.</summary>
     [MessagePackObject]
-    public sealed record SubmitJob([property: Key(0)] string JobJson) : IClusterMessage;
+    public sealed record SubmitJob([property: Key(0)] string JobJson, [property: Key(1)] bool Resume = false) : IClusterMessage;
 
     /// <summary>The job was taken; follow it with <see cref="GetJobStatus"/>.</summary>
     [MessagePackObject]
@@ -41,12 +43,15 @@ public static class CoordinatorProtocol
     [MessagePackObject]
     public sealed record StageConnected([property: Key(0)] string JobId, [property: Key(1)] int StageIndex) : IClusterMessage;
 
-    /// <summary>A stage could not load, connect or run a step; the message names the worker and what went wrong.</summary>
+    /// <summary>A stage could not load, connect or run a step; the message names the worker and what went wrong.
+    /// <paramref name="Recoverable"/> when a data-plane link broke (a neighbour's worker is likely gone): the coordinator
+    /// recovers from the last checkpoint instead of failing the job.</summary>
     [MessagePackObject]
     public sealed record StageFailed(
         [property: Key(0)] string JobId,
         [property: Key(1)] int StageIndex,
-        [property: Key(2)] string Message) : IClusterMessage;
+        [property: Key(2)] string Message,
+        [property: Key(3)] bool Recoverable = false) : IClusterMessage;
 
     /// <summary>
     /// A stage's share of one step: its partial gradients of the shared tensors (fp32), the squared norm of its own
@@ -71,4 +76,15 @@ public static class CoordinatorProtocol
         [property: Key(0)] string JobId,
         [property: Key(1)] int StageIndex,
         [property: Key(2)] Dictionary<string, TensorPayload> Values) : IClusterMessage;
+
+    /// <summary>Part <paramref name="Part"/> of <paramref name="Parts"/> of a stage's state after step <paramref name="Step"/>
+    /// (answer to StageProtocol.CollectState), bounded in size.</summary>
+    [MessagePackObject]
+    public sealed record StageStatePart(
+        [property: Key(0)] string JobId,
+        [property: Key(1)] int StageIndex,
+        [property: Key(2)] int Step,
+        [property: Key(3)] int Part,
+        [property: Key(4)] int Parts,
+        [property: Key(5)] StatePart State) : IClusterMessage;
 }

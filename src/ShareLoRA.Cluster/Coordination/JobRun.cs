@@ -3,6 +3,7 @@ using Serilog.Core;
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Config;
 using ShareLoRA.Model.Tokenization;
+using ShareLoRA.Training.Checkpoints;
 using ShareLoRA.Training.Data;
 using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Metrics;
@@ -19,20 +20,23 @@ namespace ShareLoRA.Cluster.Coordination;
 /// Everything the coordinator owns for one job, in one place and free of Akka: the job, the partition plan, the data
 /// loader and cursor, the learning-rate schedule, the shared tensors' masters and AdamW state
 /// (<see cref="SharedParameterServer"/>), the run log and metrics.jsonl. The same pieces and calls as
-/// <see cref="LocalPipelineTrainer"/>, so a cluster run follows the reference trajectory. A later checkpoint
-/// (save at a step boundary / reload) needs exactly this state plus the stages' <see cref="StageState"/>s.
+/// <see cref="LocalPipelineTrainer"/>, so a cluster run follows the reference trajectory. A checkpoint is exactly this
+/// state plus the stages' <see cref="StageState"/>s; <see cref="Restore"/> and <see cref="RestartFromScratch"/> move the
+/// run back to a checkpoint (or step 0) for a resume or a recovery, mirroring <see cref="LocalPipelineTrainer.Restore"/>.
 /// </summary>
 public sealed class JobRun : IDisposable
 {
     private readonly DataLoader _loader;
     private readonly LearningRateSchedule _learningRate;
-    private readonly SharedParameterServer _server;
-    private readonly MetricsWriter _metrics;
+    private readonly AdamWSettings _optimizer;
+    private SharedParameterServer _server;
+    private MetricsWriter _metrics;
     private readonly Stopwatch _wall = new();
+    private double _wallOffset;
     private DataCursor _cursor = DataCursor.Start;
 
     private JobRun(string jobId, JobConfig job, LlamaConfig config, AdapterLayout layout, PartitionPlan plan, DataLoader loader,
-        SharedParameterServer server, Logger log)
+        SharedParameterServer server, AdamWSettings optimizer, Logger log, bool appendMetrics)
     {
         JobId = jobId;
         Job = job;
@@ -41,16 +45,28 @@ public sealed class JobRun : IDisposable
         Plan = plan;
         _loader = loader;
         _server = server;
+        _optimizer = optimizer;
         Log = log;
+        StageJob = job;
         _learningRate = LocalPipelineTrainer.ScheduleOf(job);
-        _metrics = new MetricsWriter(Path.Combine(job.Output, MetricsWriter.FileName));
+        _metrics = new MetricsWriter(MetricsPath, append: appendMetrics);
     }
 
     public string JobId { get; }
+
+    /// <summary>The job as submitted (pipeline.stages is the stage count the run aims for).</summary>
     public JobConfig Job { get; }
+
+    /// <summary>The job with the current plan's stage count: what the stages are spawned with.</summary>
+    public JobConfig StageJob { get; private set; }
+
     public LlamaConfig ModelConfig { get; }
     public AdapterLayout Layout { get; }
-    public PartitionPlan Plan { get; }
+
+    /// <summary>The current partition (a recovery over fewer workers re-plans).</summary>
+    public PartitionPlan Plan { get; private set; }
+
+    private string MetricsPath => Path.Combine(Job.Output, MetricsWriter.FileName);
 
     /// <summary>OUTPUT/train.log of the run (the coordinator's view).</summary>
     public Logger Log { get; }
@@ -60,9 +76,15 @@ public sealed class JobRun : IDisposable
 
     public DataCursor Cursor => _cursor;
 
-    /// <summary>Reads the model config, plans the partition, prepares the data and the shared masters; writes OUTPUT/job.json.</summary>
-    public static JobRun Start(string jobId, JobConfig job)
+    /// <summary>
+    /// Reads the model config, plans the partition, prepares the data and the shared masters; writes OUTPUT/job.json.
+    /// A fresh run (<paramref name="resume"/> false) refuses an output holding checkpoints, as the local trainer does;
+    /// a resumed one keeps metrics.jsonl for <see cref="Restore"/> to rewind.
+    /// </summary>
+    /// <exception cref="CheckpointException">A fresh run over an output that holds checkpoints.</exception>
+    public static JobRun Start(string jobId, JobConfig job, bool resume = false)
     {
+        if (!resume) LocalPipelineTrainer.RefuseExistingCheckpoints(new CheckpointStore(job.Output, job.Checkpoint.Keep, Serilog.Core.Logger.None));
         var (config, layout) = LocalPipelineTrainer.ResolveModel(job);
         var plan = LocalPipelineTrainer.PlanOf(job, config);
         Directory.CreateDirectory(job.Output);
@@ -71,6 +93,7 @@ public sealed class JobRun : IDisposable
         {
             log.Information("job {Id} ({Name}): {Steps} steps of {Micro} x {Size} sequences, {Stages} stage(s) on workers, {Schedule}, output {Output}",
                 jobId, job.Name, job.Steps, job.Batch.MicroBatches, job.Batch.MicroBatchSize, job.Pipeline.Stages, job.Pipeline.Schedule, job.Output);
+            if (resume) log.Information("resuming job {Name} in {Output} from its newest valid checkpoint", job.Name, job.Output);
             using var tokenizer = HfTokenizer.Load(job.Model);
             var data = TrainingData.Prepare(job.Data, tokenizer, job.Seed);
             log.Information("{Report}", data.Report.ToString());
@@ -81,15 +104,14 @@ public sealed class JobRun : IDisposable
             var optimizer = new AdamWSettings(job.Optim.Lr, job.Optim.Betas.Beta1, job.Optim.Betas.Beta2, job.Optim.Eps, job.Optim.WeightDecay);
             // Every bank draws the same shared init (counter-seeded by layer 0), so a bank made here seeds the masters
             // exactly as the stages' replicas start.
-            SharedParameterServer server;
-            using (var bank = AdapterBank.Create(layout, job.Seed, 0, null, ScalarType.Float32, CPU))
-                server = SharedParameterServer.FromBank(bank, optimizer);
-            File.WriteAllText(Path.Combine(job.Output, LocalPipelineTrainer.JobFileName), job.ToJson());
+            var server = InitialServer(layout, job.Seed, optimizer);
+            // A resume writes it once the checkpoint accepted the job (Restore): a refused --set must not replace it.
+            if (!resume) File.WriteAllText(Path.Combine(job.Output, LocalPipelineTrainer.JobFileName), job.ToJson());
             log.Information("plan: {Plan}", plan.ToString());
             log.Information("adapter sync: {Sync} B/step for {Method} across {Stages} stage(s) (fp32 partial gradients up + values down); " +
                 "plain LoRA on the same targets and rank would need {Lora} B/step across the same stages",
                 plan.AdapterSyncBytes, layout.MethodName, job.Pipeline.Stages, plan.LoraSyncBytes);
-            return new JobRun(jobId, job, config, layout, plan, loader, server, log);
+            return new JobRun(jobId, job, config, layout, plan, loader, server, optimizer, log, appendMetrics: resume);
         }
         catch (Exception e)
         {
@@ -98,6 +120,136 @@ public sealed class JobRun : IDisposable
             throw;
         }
     }
+
+    private static SharedParameterServer InitialServer(AdapterLayout layout, long seed, AdamWSettings optimizer)
+    {
+        using var bank = AdapterBank.Create(layout, seed, 0, null, ScalarType.Float32, CPU);
+        return SharedParameterServer.FromBank(bank, optimizer);
+    }
+
+    /// <summary>Re-plans over <paramref name="stages"/> stages with the same planner (a recovery with fewer workers).</summary>
+    public void Replan(int stages)
+    {
+        StageJob = Job with { Pipeline = Job.Pipeline with { Stages = stages } };
+        Plan = LocalPipelineTrainer.PlanOf(StageJob, ModelConfig);
+        Log.Information("re-planned over {Stages} stage(s): {Plan}", stages, Plan.ToString());
+    }
+
+    /// <summary>
+    /// The newest valid checkpoint of the output read into memory (caller disposes), or null when there is none. A
+    /// corrupt newer one is skipped with a line in train.log naming it and why, and left in place.
+    /// </summary>
+    public RestoredTrainingState? LoadLatestCheckpoint()
+    {
+        var store = new CheckpointStore(Job.Output, Job.Checkpoint.Keep, Log);
+        using var checkpoint = store.LoadLatestValid(Log);
+        return checkpoint is null ? null : TrainingCheckpoint.Read(checkpoint);
+    }
+
+    /// <summary>
+    /// Moves the run to a checkpoint (the coordinator hands the per-layer state to the stages): shared masters and their
+    /// AdamW state, data cursor and step counter; metrics.jsonl rewound to its step (later lines to
+    /// metrics.discarded.jsonl). The same compatibility check as <see cref="LocalPipelineTrainer.Restore"/>.
+    /// </summary>
+    /// <exception cref="CheckpointException">The job differs from the checkpoint's in a field that changes the trajectory.</exception>
+    public void Restore(RestoredTrainingState state)
+    {
+        if (TrainingCheckpoint.Incompatibility(state.JobJson, Job) is { } problem)
+            throw new CheckpointException($"{state.Name}: cannot resume: {problem} (only {string.Join(", ", TrainingCheckpoint.ResumableFields)} may change)");
+        if (state.Step > Job.Steps)
+            throw new CheckpointException($"{state.Name}: checkpoint is at step {state.Step}, beyond the job's steps {Job.Steps}");
+        File.WriteAllText(Path.Combine(Job.Output, LocalPipelineTrainer.JobFileName), Job.ToJson());
+        _server.ImportState(state.Shared, $"{state.Name} shared");
+        _cursor = state.DataCursor;
+        StepsDone = checked((int)state.Step);
+        RewindMetrics(state.Step);
+        Log.Information("restored {Checkpoint}: step {Step}, data {Cursor}; written with {OldStages} stage(s) {OldLayers}, now {Stages} stage(s) {Layers}",
+            state.Name, state.Step, state.DataCursor.ToString(), state.Plan.Stages, "[" + string.Join(",", state.Plan.LayersPerStage) + "]",
+            Plan.Stages.Count, "[" + string.Join(",", Plan.LayerCounts) + "]");
+    }
+
+    /// <summary>
+    /// A recovery's reload: the newest valid checkpoint restored into the run and returned (for the stages; caller
+    /// disposes), or the run back at step 0 and null when there is none.
+    /// </summary>
+    public RestoredTrainingState? RewindToLatestCheckpoint()
+    {
+        var state = LoadLatestCheckpoint();
+        if (state is null)
+        {
+            RestartFromScratch();
+            return null;
+        }
+        try { Restore(state); }
+        catch
+        {
+            state.Dispose();
+            throw;
+        }
+        return state;
+    }
+
+    /// <summary>Back to step 0 (a worker lost before the first checkpoint): initial shared masters, fresh optimizer, data from the start.</summary>
+    public void RestartFromScratch()
+    {
+        _server.Dispose();
+        _server = InitialServer(Layout, Job.Seed, _optimizer);
+        _cursor = DataCursor.Start;
+        StepsDone = 0;
+        RewindMetrics(0);
+        Log.Information("no checkpoint yet: restarting from step 0");
+    }
+
+    private void RewindMetrics(long step)
+    {
+        _metrics.Dispose();
+        var rewound = MetricsRewind.Rewind(MetricsPath, step);
+        if (rewound.Dropped > 0)
+            Log.Information("metrics.jsonl rewound to step {Step}: {Dropped} later line(s) moved to {Discarded}", step, rewound.Dropped, MetricsRewind.DiscardedFileName);
+        _metrics = new MetricsWriter(MetricsPath, append: true);
+        _wallOffset = rewound.LastWallSeconds;
+        _wall.Reset();
+    }
+
+    /// <summary>The shared masters' current values (new handles the caller disposes), for restored stages' replicas.</summary>
+    public IReadOnlyDictionary<string, Tensor> SharedValues() => _server.Values();
+
+    /// <summary>
+    /// Saves a checkpoint of the committed step from the stages' states (any partition) and the shared server's into
+    /// OUTPUT/checkpoints, keeping checkpoint.keep of them.
+    /// </summary>
+    public CheckpointSaveResult SaveCheckpoint(IEnumerable<StageState> stages, double? lastLoss)
+    {
+        var store = new CheckpointStore(Job.Output, Job.Checkpoint.Keep, Log);
+        using var shared = _server.ExportState();
+        using var content = TrainingCheckpoint.Build(StepsDone, _cursor, StageJob, CheckpointPlan.From(Plan), new CheckpointMetrics(lastLoss), stages, shared);
+        return store.Save(content.Content);
+    }
+
+    /// <summary>True when step <paramref name="step"/> (1-based, just committed) ends with a checkpoint: every checkpoint.every and the last.</summary>
+    public bool CheckpointDue(int step) => (Job.Checkpoint.Every > 0 && step % Job.Checkpoint.Every == 0) || step == Job.Steps;
+
+    /// <summary>
+    /// A "worker_lost" event, written after the rewind with the step the run continues from (so a later rewind to a
+    /// newer checkpoint keeps it); lost_at_step is the step that was in progress.
+    /// </summary>
+    public void RecordWorkerLost(string workers, string stages, string reason, int lostAtStep)
+    {
+        WriteEvent("worker_lost", StepsDone, ("worker", workers), ("stage", stages), ("reason", reason), ("lost_at_step", lostAtStep));
+        Log.Warning("worker(s) lost: {Workers} (stage {Stages}) during step {Step}; continuing from step {From}", workers, stages, lostAtStep, StepsDone);
+    }
+
+    /// <summary>A "recovered" event once the first step after a recovery is committed (step = the step it continued from).</summary>
+    public void RecordRecovered(int fromStep, int stagesBefore, int stages, double detectMs, double seconds)
+    {
+        WriteEvent("recovered", fromStep, ("from_step", fromStep), ("stages_before", stagesBefore), ("stages", stages),
+            ("detect_ms", detectMs), ("seconds", seconds));
+        Log.Information("recovered: step {Step} committed {Seconds:0.0} s after the loss (from step {From}, {Before} -> {Stages} stage(s), probe {DetectMs:0} ms)",
+            StepsDone, seconds, fromStep, stagesBefore, stages, detectMs);
+    }
+
+    /// <summary>An event line in metrics.jsonl ("checkpoint", "resume", "worker_lost", "recovered").</summary>
+    public void WriteEvent(string name, long step, params (string Name, object Value)[] fields) => _metrics.WriteEvent(name, step, fields);
 
     /// <summary>The next step's micro-batches (advancing the cursor), its learning rate and its target and real token counts.</summary>
     public (IReadOnlyList<Batch> Batches, double LearningRate, long TargetTokens, long Tokens) NextStep()
@@ -120,7 +272,7 @@ public sealed class JobRun : IDisposable
     {
         StepsDone++;
         var m = new StepMetrics(StepsDone, lossSum / Math.Max(1, targets), learningRate, shared.GradNorm, shared.ClipCoefficient,
-            tokens, targets, stepSeconds > 0 ? tokens / stepSeconds : 0, _wall.Elapsed.TotalSeconds);
+            tokens, targets, stepSeconds > 0 ? tokens / stepSeconds : 0, _wallOffset + _wall.Elapsed.TotalSeconds);
         _metrics.Write(m, [("bubble_fraction", Math.Round(bubbleFraction, 4)), ("activation_bytes", activationBytes), ("adapter_sync_bytes", adapterSyncBytes)]);
         Log.Debug("step {Step}: loss {Loss:0.000000} lr {Lr:0.######} grad_norm {GradNorm:0.0000} clip {Clip:0.0000} tokens {Tokens} ({TokensPerSecond:0} tokens/s), " +
             "bubble {Bubble:0.000}, activations {Activation} B, adapter sync {Sync} B",

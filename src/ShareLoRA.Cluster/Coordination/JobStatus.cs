@@ -5,7 +5,8 @@ namespace ShareLoRA.Cluster.Coordination;
 
 /// <summary>
 /// The coordinator's current or last job as `sharelora status` and `submit --wait` show it. State is one of
-/// Idle, WaitingForWorkers, Starting, Running, Completed, Failed; Message says what it waits for or why it failed.
+/// Idle, WaitingForWorkers, Starting, Running, Recovering (a worker was lost: finding live workers, reloading the last
+/// checkpoint, or waiting for a worker), Completed, Failed; Message says what it waits for or why it failed.
 /// </summary>
 [MessagePackObject]
 public sealed record JobStatus(
@@ -24,6 +25,7 @@ public sealed record JobStatus(
     public const string WaitingForWorkers = "WaitingForWorkers";
     public const string Starting = "Starting";
     public const string Running = "Running";
+    public const string Recovering = "Recovering";
     public const string Completed = "Completed";
     public const string Failed = "Failed";
 

@@ -44,6 +44,7 @@ public sealed class StageActor : ReceiveActor
     private readonly TcpTransportOptions _dataPlane = DataPlaneSettings.For(Context.System);
     private IActivationTransport? _previous, _next;
     private bool _failed;
+    private readonly List<StatePart> _restoreParts = [];
 
     private sealed record Load
     {
@@ -64,6 +65,8 @@ public sealed class StageActor : ReceiveActor
             var values = _stage!.LocalParameters.ToDictionary(p => p.Name, p => TensorPayload.FromTensor(p.Value));
             _spec.Coordinator.Tell(new CoordinatorProtocol.StageAdapter(_spec.JobId, _spec.StageIndex, values));
         }));
+        Receive<StageProtocol.RestoreState>(m => m.JobId == _spec.JobId, OnRestoreState);
+        Receive<StageProtocol.CollectState>(m => m.JobId == _spec.JobId, SendState);
         Receive<StageProtocol.StopStage>(m => m.JobId == _spec.JobId, _ => Context.Stop(Self));
         Receive<Terminated>(t => t.ActorRef.Equals(_spec.Coordinator), _ =>
         {
@@ -75,7 +78,7 @@ public sealed class StageActor : ReceiveActor
     public static Props Props(StageProtocol.SpawnStage spec, string device) =>
         Akka.Actor.Props.Create(() => new StageActor(spec, device)).WithDispatcher(DispatcherId);
 
-    /// <summary>The actor name of a job's stage under its node guardian.</summary>
+    /// <summary>The actor name of a job attempt's stage under its node guardian.</summary>
     public static string NameOf(string jobId, int stageIndex) => $"stage-{jobId}-{stageIndex}";
 
     private bool IsFirst => _spec.StageIndex == 0;
@@ -125,7 +128,8 @@ public sealed class StageActor : ReceiveActor
         }
         catch (Exception e)
         {
-            Fail("data-plane connection", e);
+            // A neighbour that cannot be reached is most likely a lost worker: the coordinator recovers.
+            Fail("data-plane connection", e, recoverable: true);
         }
     }
 
@@ -137,6 +141,7 @@ public sealed class StageActor : ReceiveActor
         var losses = new double[inputs.Count];
         long targets = 0, sent = 0;
         double busy = 0;
+        bool onLink = false; // set while waiting on a neighbour: a failure there means a broken link, not a bad step
         try
         {
             foreach (var op in _schedule!.For(_spec.StageIndex))
@@ -147,7 +152,11 @@ public sealed class StageActor : ReceiveActor
                 {
                     Tensor? received = null;
                     if (!IsFirst)
+                    {
+                        onLink = true;
                         received = (await _previous!.ReceiveAsync(new ActivationTag(m.Step, mb, ActivationDirection.Forward))).ToTensor();
+                        onLink = false;
+                    }
                     long start = Stopwatch.GetTimestamp();
                     TensorPayload? payload = null;
                     using (received)
@@ -164,7 +173,9 @@ public sealed class StageActor : ReceiveActor
                     busy += Stopwatch.GetElapsedTime(start).TotalSeconds;
                     if (payload is not null)
                     {
+                        onLink = true;
                         await _next!.SendAsync(new ActivationTag(m.Step, mb, ActivationDirection.Forward), payload);
+                        onLink = false;
                         sent += payload.Bytes.LongLength;
                     }
                 }
@@ -172,7 +183,11 @@ public sealed class StageActor : ReceiveActor
                 {
                     Tensor? gradient = null;
                     if (!IsLast)
+                    {
+                        onLink = true;
                         gradient = (await _next!.ReceiveAsync(new ActivationTag(m.Step, mb, ActivationDirection.Backward))).ToTensor();
+                        onLink = false;
+                    }
                     long start = Stopwatch.GetTimestamp();
                     TensorPayload? payload = null;
                     using (gradient)
@@ -184,7 +199,9 @@ public sealed class StageActor : ReceiveActor
                     busy += Stopwatch.GetElapsedTime(start).TotalSeconds;
                     if (payload is not null)
                     {
+                        onLink = true;
                         await _previous!.SendAsync(new ActivationTag(m.Step, mb, ActivationDirection.Backward), payload);
+                        onLink = false;
                         sent += payload.Bytes.LongLength;
                     }
                 }
@@ -202,7 +219,7 @@ public sealed class StageActor : ReceiveActor
         }
         catch (Exception e)
         {
-            Fail($"step {m.Step + 1}", e);
+            Fail($"step {m.Step + 1}", e, recoverable: onLink);
         }
         finally
         {
@@ -226,6 +243,37 @@ public sealed class StageActor : ReceiveActor
         }
     });
 
+    // Parts arrive in order after StageReady and before ConnectNeighbours; the last one imports everything at once.
+    private void OnRestoreState(StageProtocol.RestoreState m) => Guard("restore", () =>
+    {
+        _restoreParts.Add(m.State);
+        if (_restoreParts.Count < m.Parts) return;
+        var (state, shared) = StageStateWire.Decode(_restoreParts, $"restore of stage {_spec.StageIndex}");
+        _restoreParts.Clear();
+        using (state)
+        {
+            try
+            {
+                _stage!.ImportState(state, $"restore of stage {_spec.StageIndex} (layers {_spec.FirstLayer}-{_spec.EndLayer - 1})");
+                _stage.SetSharedValues(shared);
+            }
+            finally
+            {
+                foreach (var t in shared.Values) t.Dispose();
+            }
+        }
+        _log.Info("stage {0} of job {1}: restored {2} per-layer tensor(s) and their optimizer state", _spec.StageIndex, _spec.JobId, state.Values.Count);
+    });
+
+    // At a step boundary (the commit came first on this same channel): values and AdamW state in bounded parts.
+    private void SendState(StageProtocol.CollectState m) => Guard($"state export after step {m.Step}", () =>
+    {
+        using var state = _stage!.ExportState();
+        var parts = StageStateWire.Encode(state);
+        for (int i = 0; i < parts.Count; i++)
+            _spec.Coordinator.Tell(new CoordinatorProtocol.StageStatePart(_spec.JobId, _spec.StageIndex, m.Step, i, parts.Count, parts[i]));
+    });
+
     private BatchTensors ToTensors(StageProtocol.MicroBatchData b)
     {
         int n = b.Rows * b.Columns;
@@ -242,13 +290,13 @@ public sealed class StageActor : ReceiveActor
         catch (Exception e) { Fail(what, e); }
     }
 
-    private void Fail(string what, Exception e)
+    private void Fail(string what, Exception e, bool recoverable = false)
     {
         if (_failed) return;
         _failed = true;
         var message = $"stage {_spec.StageIndex} on worker {_node}: {what} failed: {e.Message.Split('\n')[0]}";
         _log.Error(e, "{0}", message);
-        _spec.Coordinator.Tell(new CoordinatorProtocol.StageFailed(_spec.JobId, _spec.StageIndex, message));
+        _spec.Coordinator.Tell(new CoordinatorProtocol.StageFailed(_spec.JobId, _spec.StageIndex, message, recoverable));
         Context.Stop(Self);
     }
 

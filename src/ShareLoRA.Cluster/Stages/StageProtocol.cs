@@ -13,7 +13,9 @@ public static class StageProtocol
 {
     /// <summary>To a worker's node guardian: create the stage actor that loads layers [FirstLayer, EndLayer) of the job's
     /// model and reports <see cref="Coordination.CoordinatorProtocol.StageReady"/> or <see cref="Coordination.CoordinatorProtocol.StageFailed"/>
-    /// to <paramref name="Coordinator"/>.</summary>
+    /// to <paramref name="Coordinator"/>. <paramref name="JobId"/> names the job's attempt (a recovery starts a new one),
+    /// so stages of an attempt being stopped never clash with the next. With <paramref name="Restore"/> the coordinator
+    /// sends <see cref="RestoreState"/> parts after StageReady and before anything else.</summary>
     [MessagePackObject]
     public sealed record SpawnStage(
         [property: Key(0)] string JobId,
@@ -22,7 +24,8 @@ public static class StageProtocol
         [property: Key(3)] string JobJson,
         [property: Key(4)] int FirstLayer,
         [property: Key(5)] int EndLayer,
-        [property: Key(6)] IActorRef Coordinator) : IClusterMessage;
+        [property: Key(6)] IActorRef Coordinator,
+        [property: Key(7)] bool Restore = false) : IClusterMessage;
 
     /// <summary>Open the data-plane links: accept the previous stage on this stage's listener (when not first) and connect
     /// to <paramref name="Next"/>, the next stage's listener (null on the last stage). Answered by StageConnected.</summary>
@@ -68,4 +71,17 @@ public static class StageProtocol
     /// <summary>The job is over (done or aborted): stop and free the stage.</summary>
     [MessagePackObject]
     public sealed record StopStage([property: Key(0)] string JobId) : IClusterMessage;
+
+    /// <summary>Part <paramref name="Part"/> of <paramref name="Parts"/> of the state a restored stage starts from: its
+    /// layers' values and AdamW state and the shared values for its replicas. The stage imports on the last part.</summary>
+    [MessagePackObject]
+    public sealed record RestoreState(
+        [property: Key(0)] string JobId,
+        [property: Key(1)] int Part,
+        [property: Key(2)] int Parts,
+        [property: Key(3)] StatePart State) : IClusterMessage;
+
+    /// <summary>Send this stage's state after step <paramref name="Step"/>'s commit (answered by StageStatePart messages).</summary>
+    [MessagePackObject]
+    public sealed record CollectState([property: Key(0)] string JobId, [property: Key(1)] int Step) : IClusterMessage;
 }

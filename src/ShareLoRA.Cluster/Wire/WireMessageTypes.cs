@@ -38,6 +38,9 @@ public static class WireMessageTypes
         ("stage.commit", typeof(StageProtocol.StepCommit)),
         ("stage.collect-adapter", typeof(StageProtocol.CollectAdapter)),
         ("stage.stop", typeof(StageProtocol.StopStage)),
+        ("stage.restore-state", typeof(StageProtocol.RestoreState)),
+        ("stage.collect-state", typeof(StageProtocol.CollectState)),
+        ("coord.stage-state-part", typeof(CoordinatorProtocol.StageStatePart)),
     ];
 
     private static readonly Dictionary<string, Type> ByManifest = Entries.ToDictionary(e => e.Manifest, e => e.Type);

@@ -132,4 +132,19 @@ public sealed class ResumeCommandTests : IDisposable
         Assert.Single(err.Trim().Split('\n'));
         Assert.Contains("job.json", err);
     }
+
+    [Fact]
+    public void Resume_on_a_cluster_without_a_job_json_or_with_stop_after_is_one_error_line()
+    {
+        var empty = Path.Combine(_dir.Root, "empty-cluster");
+        Directory.CreateDirectory(empty);
+        var (code, _, err) = CliRun.Run("resume", "--run", empty, "--seed", "127.0.0.1:1");
+        Assert.Equal(2, code);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains("job.json", err);
+
+        (code, _, err) = CliRun.Run("resume", "--run", empty, "--seed", "127.0.0.1:1", "--stop-after", "2");
+        Assert.Equal(2, code);
+        Assert.Contains("--stop-after is not supported with --seed", err);
+    }
 }

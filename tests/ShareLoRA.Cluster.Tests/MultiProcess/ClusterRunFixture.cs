@@ -37,7 +37,7 @@ public sealed class ClusterRunFixture : IDisposable
 
     /// <summary>Writes a job file (small batches, few steps) and returns its path.</summary>
     public static string WriteJob(string folder, string name, string model, string data, string method, int stages, string schedule, int steps = 3,
-        string targets = "[\"q\", \"k\", \"v\", \"o\", \"gate\", \"up\", \"down\"]")
+        string targets = "[\"q\", \"k\", \"v\", \"o\", \"gate\", \"up\", \"down\"]", int checkpointEvery = 250)
     {
         var path = Path.Combine(folder, name + ".json");
         File.WriteAllText(path, $$"""
@@ -51,7 +51,8 @@ public sealed class ClusterRunFixture : IDisposable
               "steps": {{steps}},
               "seed": 5,
               "output": "{{Path.Combine(folder, name)}}",
-              "pipeline": { "stages": {{stages}}, "schedule": "{{schedule}}" }
+              "pipeline": { "stages": {{stages}}, "schedule": "{{schedule}}" },
+              "checkpoint": { "every": {{checkpointEvery}}, "keep": 3 }
             }
             """);
         return path;

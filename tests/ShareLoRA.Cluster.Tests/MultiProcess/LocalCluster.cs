@@ -34,6 +34,9 @@ internal sealed class LocalCluster : IDisposable
 
     public IReadOnlyList<NodeProcess> Workers => _processes.Skip(1).ToList();
 
+    /// <summary>The seed's process.</summary>
+    public NodeProcess SeedProcess => _processes[0];
+
     public NodeProcess AddWorker()
     {
         var worker = NodeProcess.Start(["node", "worker", "--seed", Seed.ToString(), "--host", "127.0.0.1", "--logs", _logs, .. TlsArguments($"worker{_processes.Count}")]);

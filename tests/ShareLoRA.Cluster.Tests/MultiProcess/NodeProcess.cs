@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 using ShareLoRA.TestSupport;
 
@@ -70,6 +71,15 @@ internal sealed class NodeProcess : IDisposable
     }
 
     public bool HasExited => _process.HasExited;
+
+    [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
+    private static extern int SysKill(int pid, int signal);
+
+    /// <summary>SIGSTOP: freezes the process (e.g. the seed, so no further step is dispatched while a test kills a worker).</summary>
+    public void Suspend() => SysKill(_process.Id, 19);
+
+    /// <summary>SIGCONT after <see cref="Suspend"/>.</summary>
+    public void Continue() => SysKill(_process.Id, 18);
 
     public void Kill()
     {

@@ -29,7 +29,7 @@ public sealed class WireSerializerTests : IDisposable
         [typeof(DataPlaneAddress)] = new DataPlaneAddress("10.0.0.3", 45001, "00FF"),
         [typeof(DataPlaneProtocol.GetDataPlaneAddress)] = new DataPlaneProtocol.GetDataPlaneAddress("stage1->stage2"),
         // Actor references are null here (they travel as paths; ActorRefsTravelAsPathsAndResolveOnTheOtherSide covers them).
-        [typeof(CoordinatorProtocol.SubmitJob)] = new CoordinatorProtocol.SubmitJob("{\"name\": \"x\"}"),
+        [typeof(CoordinatorProtocol.SubmitJob)] = new CoordinatorProtocol.SubmitJob("{\"name\": \"x\"}", Resume: true),
         [typeof(CoordinatorProtocol.JobAccepted)] = new CoordinatorProtocol.JobAccepted("x-1", 30),
         [typeof(CoordinatorProtocol.JobRejected)] = new CoordinatorProtocol.JobRejected("job x-1 is Running"),
         [typeof(CoordinatorProtocol.GetJobStatus)] = new CoordinatorProtocol.GetJobStatus(),
@@ -38,18 +38,24 @@ public sealed class WireSerializerTests : IDisposable
         [typeof(CoordinatorProtocol.StageReady)] = new CoordinatorProtocol.StageReady("x-1", 1, null!, "akka.tcp://sharelora@10.0.0.3:4100", "cpu",
             new DataPlaneAddress("10.0.0.3", 45001, "AB")),
         [typeof(CoordinatorProtocol.StageConnected)] = new CoordinatorProtocol.StageConnected("x-1", 1),
-        [typeof(CoordinatorProtocol.StageFailed)] = new CoordinatorProtocol.StageFailed("x-1", 1, "stage 1 on worker w: load failed: no config.json"),
+        [typeof(CoordinatorProtocol.StageFailed)] = new CoordinatorProtocol.StageFailed("x-1", 1, "stage 1 on worker w: step 3 failed: link broken", Recoverable: true),
+        [typeof(CoordinatorProtocol.StageStatePart)] = new CoordinatorProtocol.StageStatePart("x-1-a2", 1, 6, 0, 2, new StatePart(
+            new Dictionary<string, TensorPayload> { ["layers.0.q.B.exp_avg"] = new TensorPayload([1], "f32", [0, 0, 128, 63]) },
+            new Dictionary<string, long> { ["layers.0.q.B"] = 6 })),
         [typeof(CoordinatorProtocol.StepPartial)] = new CoordinatorProtocol.StepPartial("x-1", 4, 1,
             new Dictionary<string, TensorPayload> { ["shared.q.A"] = new TensorPayload([1, 2], "f32", [0, 0, 128, 63, 0, 0, 0, 64]) }, 0.5, 12.25, 40, 0.125, 4096),
         [typeof(CoordinatorProtocol.StageAdapter)] = new CoordinatorProtocol.StageAdapter("x-1", 0,
             new Dictionary<string, TensorPayload> { ["layers.0.q.B"] = new TensorPayload([1], "f32", [0, 0, 128, 63]) }),
-        [typeof(StageProtocol.SpawnStage)] = new StageProtocol.SpawnStage("x-1", 1, 3, "{}", 2, 4, null!),
+        [typeof(StageProtocol.SpawnStage)] = new StageProtocol.SpawnStage("x-1", 1, 3, "{}", 2, 4, null!, Restore: true),
         [typeof(StageProtocol.ConnectNeighbours)] = new StageProtocol.ConnectNeighbours("x-1", new DataPlaneAddress("10.0.0.4", 45002, "CD")),
         [typeof(StageProtocol.RunStep)] = new StageProtocol.RunStep("x-1", 4, 40, [new StageProtocol.MicroBatchData(1, 3, [1, 5, 6], null, [1, 1, 0])]),
         [typeof(StageProtocol.StepCommit)] = new StageProtocol.StepCommit("x-1", 4,
             new Dictionary<string, TensorPayload> { ["shared.q.A"] = new TensorPayload([1], "f32", [0, 0, 128, 63]) }, 0.75, 1e-3),
         [typeof(StageProtocol.CollectAdapter)] = new StageProtocol.CollectAdapter("x-1"),
         [typeof(StageProtocol.StopStage)] = new StageProtocol.StopStage("x-1"),
+        [typeof(StageProtocol.RestoreState)] = new StageProtocol.RestoreState("x-1-a2", 1, 3, new StatePart(
+            new Dictionary<string, TensorPayload> { ["shared.q.A"] = new TensorPayload([1], "f32", [0, 0, 128, 63]) }, [])),
+        [typeof(StageProtocol.CollectState)] = new StageProtocol.CollectState("x-1-a2", 6),
     };
 
     public static TheoryData<string> Manifests()

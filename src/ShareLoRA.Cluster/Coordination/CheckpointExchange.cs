@@ -1,0 +1,45 @@
+using System.Diagnostics;
+using ShareLoRA.Cluster.Wire;
+using ShareLoRA.Training.Checkpoints;
+
+namespace ShareLoRA.Cluster.Coordination;
+
+/// <summary>
+/// The coordinator's checkpoint work that needs no actor: writing a checkpoint from the state parts the stages sent
+/// (with its metrics event and log line), and cutting a restored checkpoint into bounded parts for one stage.
+/// </summary>
+public static class CheckpointExchange
+{
+    /// <summary>What a save took, for the status line.</summary>
+    public sealed record Saved(int Step, long Bytes, double TotalMs);
+
+    /// <summary>
+    /// Decodes the collected states, saves the checkpoint of the run's committed step and records a "checkpoint" event
+    /// (save_ms from the collect request to the commit, bytes, collect_ms). Throws when the save fails.
+    /// </summary>
+    public static Saved Save(JobRun run, StageStateCollector collected, int stages, double? lastLoss, long collectStartTimestamp)
+    {
+        double collectMs = Stopwatch.GetElapsedTime(collectStartTimestamp).TotalMilliseconds;
+        var states = collected.Decode();
+        CheckpointSaveResult saved;
+        try { saved = run.SaveCheckpoint(states, lastLoss); }
+        finally { foreach (var s in states) s.Dispose(); }
+        double totalMs = Stopwatch.GetElapsedTime(collectStartTimestamp).TotalMilliseconds;
+        run.WriteEvent("checkpoint", collected.Step, ("save_ms", totalMs), ("bytes", saved.BytesWritten), ("collect_ms", collectMs));
+        run.Log.Information("checkpoint step {Step}: {Bytes} bytes, {Ms:0.0} ms in all (collect from {Stages} stage(s) {CollectMs:0.0} ms, {StateBytes} B on the wire; write {WriteMs:0.0} ms)",
+            collected.Step, saved.BytesWritten, totalMs, stages, collectMs, collected.Bytes, saved.WriteMs);
+        return new Saved(collected.Step, saved.BytesWritten, totalMs);
+    }
+
+    /// <summary>
+    /// The state a stage over layers [<paramref name="firstLayer"/>, <paramref name="endLayer"/>) starts from: its layers'
+    /// values and AdamW state from the checkpoint plus the run's shared masters, in bounded parts.
+    /// </summary>
+    public static IReadOnlyList<StatePart> RestoreParts(RestoredTrainingState state, JobRun run, int firstLayer, int endLayer)
+    {
+        using var slice = state.ForLayers(firstLayer, endLayer);
+        var shared = run.SharedValues();
+        try { return StageStateWire.Encode(slice, shared); }
+        finally { foreach (var t in shared.Values) t.Dispose(); }
+    }
+}
