@@ -7,6 +7,10 @@
 #   scripts/demo.sh --single        # force the single-process trainer (`sharelora train`)
 #   scripts/demo.sh --shared        # developers: stories260K + alpaca-libre from the shared folder instead
 #   scripts/demo.sh --set steps=50  # any job override, passed through (repeatable)
+#   scripts/demo.sh --no-kill       # the local cluster without the mid-run kill of a worker
+#
+# On the local cluster, one worker is killed (SIGKILL) mid-run, 10 steps after the first checkpoint: the coordinator
+# notices, re-plans the stages onto the worker left and continues from that checkpoint by itself.
 #
 # Everything goes under runs/demo/ (assets/ and run/). Every process this script starts is stopped on exit or Ctrl-C.
 set -euo pipefail
@@ -17,12 +21,14 @@ cluster="$root/scripts/local-cluster.sh"
 
 use_shared=0
 single=0
+kill_worker=1
 workers=2
 overrides=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --shared) use_shared=1 ;;
     --single) single=1 ;;
+    --no-kill) kill_worker=0 ;;
     --workers) workers="$2"; shift ;;
     --set) overrides+=(--set "$2"); shift ;;
     -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -48,6 +54,29 @@ run() {
   "$@" &
   children+=($!)
   wait $!
+}
+
+# Waits for the run's first checkpoint event in metrics.jsonl, then for 10 more steps, then kills the worker whose
+# pid file is given (SIGKILL: no goodbye to the cluster). Gives up quietly when the run ends first.
+kill_worker_mid_run() {
+  local metrics="$1" pidfile="$2" checkpoint="" step pid
+  for _ in $(seq 6000); do
+    sleep 0.1
+    [[ -s "$metrics" && -s "$pidfile" ]] || continue
+    if [[ -z "$checkpoint" ]]; then
+      checkpoint=$(grep -o '^{"event":"checkpoint","step":[0-9]*' "$metrics" | head -1 | grep -o '[0-9]*$' || true)
+      [[ -n "$checkpoint" ]] || continue
+    fi
+    step=$(grep -o '^{"step":[0-9]*' "$metrics" | tail -1 | grep -o '[0-9]*$' || true)
+    if [[ -n "$step" && $step -ge $((checkpoint + 10)) ]]; then
+      pid=$(cat "$pidfile")
+      if kill -KILL "$pid" 2>/dev/null; then
+        echo "== demo: killed a worker (pid $pid, SIGKILL) at step $step; the last checkpoint is step $checkpoint." \
+          "The coordinator recovers by itself: watch the status line." >&2
+      fi
+      return 0
+    fi
+  done
 }
 
 demo_dir="$root/runs/demo"
@@ -78,7 +107,13 @@ overrides=(--set "output=$run_dir" "${overrides[@]}")
 start=$(date +%s)
 if [[ $single == 0 && -x "$cluster" ]]; then
   echo "== training on a local cluster: a seed node and $workers workers (scripts/local-cluster.sh)"
-  run "$cluster" --workers "$workers" --job "$job" "${overrides[@]}"
+  cluster_logs="$demo_dir/logs"
+  rm -f "$cluster_logs"/worker-*.pid
+  if [[ $kill_worker == 1 ]]; then
+    kill_worker_mid_run "$run_dir/metrics.jsonl" "$cluster_logs/worker-$workers.pid" &
+    children+=($!)
+  fi
+  run "$cluster" --workers "$workers" --job "$job" --logs "$cluster_logs" "${overrides[@]}"
 else
   if [[ $single == 0 ]]; then
     echo "== scripts/local-cluster.sh not found: training single-process with 'sharelora train' instead"

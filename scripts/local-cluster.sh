@@ -4,6 +4,7 @@
 # run mutual TLS with throw-away certificates made in LOGS/certs (a fresh CA per run); --insecure-local skips TLS.
 #   scripts/local-cluster.sh --workers N --job FILE [--set key=value ...] [--logs DIR] [--insecure-local]
 # Exit code: that of `submit --wait` (0 = the job completed, 1 = it failed on the cluster, 2 = bad arguments).
+# Each worker's process id is written to LOGS/worker-N.pid.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # SHARELORA_DLL=path/to/sharelora.dll runs an existing build (tests, benchmarks) instead of scripts/sharelora's Release build.
@@ -22,7 +23,7 @@ while [[ $# -gt 0 ]]; do
     --set) sets+=(--set "$2"); shift 2 ;;
     --logs) logs="$2"; shift 2 ;;
     --insecure-local) tls=0; shift ;;
-    -h|--help) sed -n '2,6p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -90,6 +91,8 @@ for i in $(seq "$workers"); do
   tls_for "worker-$i"
   (exec "${cli_cmd[@]}" node worker --seed "127.0.0.1:$port" --host 127.0.0.1 --logs "$logs" "${tls_opts[@]}" > "$logs/worker-$i.out" 2>&1) &
   pids+=($!)
+  # For whoever wants to stop one worker on purpose (demo.sh kills one mid-run to show the automatic recovery).
+  echo $! > "$logs/worker-$i.pid"
 done
 
 # The coordinator waits for the workers itself (status "waiting for N workers, M up"), so submit at once.

@@ -321,7 +321,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         _status = _status with
         {
             State = JobStatus.Starting,
-            Message = $"loading {p} stage(s)" + (_restore is not null ? $" from checkpoint {_restore.Name}" : ""),
+            Message = RecoveryPrefix() + $"loading {p} stage(s)" + (_restore is not null ? $" from checkpoint {_restore.Name}" : ""),
             Step = run.StepsDone,
             Stages = _assignments.Select(a => new StageStatus(a.Index, a.Worker.ToString(), a.FirstLayer, a.EndLayer, "?")).ToArray(),
         };
@@ -336,7 +336,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         _status = _status with
         {
             Stages = _status.Stages.Select(s => s.Index == m.StageIndex ? s with { Device = m.Device } : s).ToArray(),
-            Message = $"{_ready.Count(r => r is not null)} of {_ready.Length} stage(s) loaded",
+            Message = RecoveryPrefix() + $"{_ready.Count(r => r is not null)} of {_ready.Length} stage(s) loaded",
         };
         if (_restore is not null && !SendRestoredState(m)) return;
         if (_ready.Any(r => r is null)) return;
@@ -526,6 +526,11 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     }
 
     // ---- recovery ----
+
+    // While stages restart after a loss, status messages say so: `submit --wait` prints them, and they explain why the
+    // step counter went back to the checkpoint's.
+    private string RecoveryPrefix() =>
+        _recovery is { FromStep: { } from } r ? $"recovering (lost a stage at step {r.StepsDoneAtLoss + 1}; continuing from step {from}): " : "";
 
     // A stage's worker is gone (or its link broke): drop the attempt, then find out who is alive.
     private void OnLoss(string reason, int? stage)
