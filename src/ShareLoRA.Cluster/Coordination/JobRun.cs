@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Serilog.Core;
 using ShareLoRA.Model.Adapters;
-using ShareLoRA.Model.Config;
 using ShareLoRA.Model.Tokenization;
 using ShareLoRA.Training.Checkpoints;
 using ShareLoRA.Training.Data;
@@ -40,13 +39,13 @@ public sealed class JobRun : IDisposable
     // The eval loss of the last written step line (null when that step did not evaluate), for its checkpoint.
     private double? _lastStepEvalLoss;
 
-    private JobRun(string jobId, JobConfig job, LlamaConfig config, AdapterLayout layout, PartitionPlan plan, DataLoader loader,
+    private JobRun(string jobId, JobConfig job, ModelShape shape, AdapterLayout layout, PartitionPlan plan, DataLoader loader,
         IReadOnlyList<Batch> evalBatches, SharedParameterServer server, AdamWSettings optimizer, Logger log, bool appendMetrics)
     {
         _evalBatches = evalBatches;
         JobId = jobId;
         Job = job;
-        ModelConfig = config;
+        ModelShape = shape;
         Layout = layout;
         Plan = plan;
         _loader = loader;
@@ -66,7 +65,8 @@ public sealed class JobRun : IDisposable
     /// <summary>The job with the current plan's stage count: what the stages are spawned with.</summary>
     public JobConfig StageJob { get; private set; }
 
-    public LlamaConfig ModelConfig { get; }
+    /// <summary>The base model's shape and family (Llama or GPT-2).</summary>
+    public ModelShape ModelShape { get; }
     public AdapterLayout Layout { get; }
 
     /// <summary>The current partition (a recovery over fewer workers re-plans).</summary>
@@ -91,8 +91,8 @@ public sealed class JobRun : IDisposable
     public static JobRun Start(string jobId, JobConfig job, bool resume = false)
     {
         if (!resume) LocalPipelineTrainer.RefuseExistingCheckpoints(new CheckpointStore(job.Output, job.Checkpoint.Keep, Serilog.Core.Logger.None));
-        var (config, layout) = LocalPipelineTrainer.ResolveModel(job);
-        var plan = LocalPipelineTrainer.PlanOf(job, config);
+        var (shape, layout) = LocalPipelineTrainer.ResolveModelShape(job);
+        var plan = LocalPipelineTrainer.PlanOf(job, shape);
         Directory.CreateDirectory(job.Output);
         var log = RunLog.Create(job.Output, console: false);
         try
@@ -125,7 +125,7 @@ public sealed class JobRun : IDisposable
             log.Information("adapter sync: {Sync} B/step for {Method} across {Stages} stage(s) (fp32 partial gradients up + values down); " +
                 "plain LoRA on the same targets and rank would need {Lora} B/step across the same stages",
                 plan.AdapterSyncBytes, layout.MethodName, job.Pipeline.Stages, plan.LoraSyncBytes);
-            return new JobRun(jobId, job, config, layout, plan, loader, evalBatches, server, optimizer, log, appendMetrics: resume);
+            return new JobRun(jobId, job, shape, layout, plan, loader, evalBatches, server, optimizer, log, appendMetrics: resume);
         }
         catch (Exception e)
         {
@@ -145,7 +145,7 @@ public sealed class JobRun : IDisposable
     public void Replan(int stages)
     {
         StageJob = Job with { Pipeline = Job.Pipeline with { Stages = stages } };
-        Plan = LocalPipelineTrainer.PlanOf(StageJob, ModelConfig);
+        Plan = LocalPipelineTrainer.PlanOf(StageJob, ModelShape);
         Log.Information("re-planned over {Stages} stage(s): {Plan}", stages, Plan.ToString());
     }
 
@@ -334,7 +334,7 @@ public sealed class JobRun : IDisposable
         Log.Information("step {Step}: eval loss {EvalLoss:0.0000}", StepsDone, evalLoss);
     }
 
-    /// <summary>Writes OUTPUT/adapter (PEFT + native) from the shared masters and the stages' per-layer values; returns the folder.</summary>
+    /// <summary>Writes OUTPUT/adapter (PEFT for the model's family + native) from the shared masters and the stages' per-layer values; returns the folder.</summary>
     public string SaveAdapter(IReadOnlyDictionary<string, Tensor> localValues)
     {
         var directory = Path.Combine(Job.Output, LocalPipelineTrainer.AdapterFolder);
@@ -350,8 +350,7 @@ public sealed class JobRun : IDisposable
         {
             foreach (var t in shared.Values) t.Dispose();
         }
-        PeftAdapterFormat.Export(bank, directory, Job.Model);
-        NativeAdapterFormat.Save(bank, Path.Combine(directory, NativeAdapterFormat.FileName));
+        LocalPipelineTrainer.WriteAdapterFiles(bank, directory, Job.Model, ModelShape.Family);
         Log.Information("adapter written to {Directory} (PEFT + {Native})", directory, NativeAdapterFormat.FileName);
         return directory;
     }

@@ -106,7 +106,7 @@ public sealed class StageActor : ReceiveActor
     {
         var job = JobConfig.Parse(_spec.JobJson, $"job {_spec.JobId}", "/");
         // A model directory missing on this worker fails here, naming the path; the coordinator fails the job with it.
-        var (_, layout) = LocalPipelineTrainer.ResolveModel(job);
+        var (_, layout) = LocalPipelineTrainer.ResolveModelShape(job);
         var optimizer = new AdamWSettings(job.Optim.Lr, job.Optim.Betas.Beta1, job.Optim.Betas.Beta2, job.Optim.Eps, job.Optim.WeightDecay);
         var watch = Stopwatch.StartNew();
         _stage = PipelineStage.Load(job.Model, _spec.StageIndex, _spec.FirstLayer, _spec.EndLayer, IsFirst, IsLast,

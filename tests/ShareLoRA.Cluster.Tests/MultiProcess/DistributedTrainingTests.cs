@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ShareLoRA.Model.Config;
+using ShareLoRA.Model.Gpt2;
 using ShareLoRA.TestSupport;
 using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Trainer;
@@ -113,6 +114,58 @@ public sealed class DistributedTrainingTests(ClusterRunFixture fixture) : IClass
             using var scope = NewDisposeScope();
             Assert.True(eq(clusterAdapter.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal");
         }
+    }
+
+    [SkippableFact]
+    public async Task AGpt2JobOnTwoStagesEqualsTheSingleProcessRunBitwiseAndExportsPeftOnCAttn()
+    {
+        var bpe = SharedAssets.RequireDirectory("tokenizers/gpt2");
+        var cluster = await fixture.ClusterAsync();
+        // A tiny random GPT2LMHeadModel as an HF checkpoint with the real GPT-2 BPE (its 50257 ids), on the shared disk
+        // every worker reads.
+        var model = Path.Combine(fixture.Folder, "gpt2-tiny");
+        if (!Directory.Exists(model))
+        {
+            using (var gpt2 = Gpt2Model.CreateRandom(new Gpt2Config(VocabSize: 50257, MaxPositions: 64, HiddenSize: 16, NumLayers: 4, NumHeads: 2, InnerSize: 32), seed: 11))
+                gpt2.Save(model);
+            foreach (var file in new[] { "vocab.json", "merges.txt" }) File.Copy(Path.Combine(bpe, file), Path.Combine(model, file));
+        }
+        const string name = "gpt2-p2";
+        var jobPath = ClusterRunFixture.WriteJob(fixture.Folder, name, model, fixture.DataFile, "share-a", 2, "1f1b",
+            targets: "[\"q\", \"v\", \"o\", \"down\"]", evalData: fixture.EvalFile, evalEvery: 2);
+        using (var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]))
+        {
+            int exit = submit.WaitForExit(JobTimeout);
+            Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
+        }
+        var outputDir = Path.Combine(fixture.Folder, name);
+        var referenceOutput = Path.Combine(fixture.Folder, name + "-reference");
+        LocalPipelineTrainer.Run(ClusterRunFixture.Load(jobPath, $"output={referenceOutput}"));
+
+        var clusterSteps = ClusterRunFixture.StepLines(outputDir);
+        var referenceSteps = ClusterRunFixture.StepLines(referenceOutput);
+        Assert.Equal(3, referenceSteps.Count);
+        Assert.Equal(referenceSteps.Select(l => l.GetProperty("loss").GetDouble()), clusterSteps.Select(l => l.GetProperty("loss").GetDouble()));
+        Assert.Equal(referenceSteps.Select(l => l.GetProperty("grad_norm").GetDouble()), clusterSteps.Select(l => l.GetProperty("grad_norm").GetDouble()));
+        Assert.NotEqual(referenceSteps[0].GetProperty("loss").GetDouble(), referenceSteps[^1].GetProperty("loss").GetDouble());
+        Assert.Equal(ClusterRunFixture.EvalLosses(referenceOutput), ClusterRunFixture.EvalLosses(outputDir));
+        Assert.Equal([0, 2, 3], ClusterRunFixture.EvalLosses(outputDir).Select(e => e.Step));
+
+        using (var clusterAdapter = ClusterRunFixture.LoadAdapter(outputDir))
+        using (var referenceAdapter = ClusterRunFixture.LoadAdapter(referenceOutput))
+        {
+            Assert.Equal(referenceAdapter.Parameters.Select(p => p.Name).Order(), clusterAdapter.Parameters.Select(p => p.Name).Order());
+            foreach (var e in referenceAdapter.Parameters)
+            {
+                using var scope = NewDisposeScope();
+                Assert.True(eq(clusterAdapter.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal");
+            }
+        }
+        // GPT-2's PEFT layout (one LoRA on the fused c_attn), written by the coordinator as by the local trainer: same bytes.
+        foreach (var file in new[] { "adapter_model.safetensors", "adapter_config.json" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(referenceOutput, "adapter", file)), File.ReadAllBytes(Path.Combine(outputDir, "adapter", file)));
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(outputDir, "adapter", "adapter_config.json")));
+        Assert.Contains("attn.c_attn", config.RootElement.GetProperty("target_modules").EnumerateArray().Select(e => e.GetString()));
     }
 
     [SkippableFact]
