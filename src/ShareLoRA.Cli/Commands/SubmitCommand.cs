@@ -75,6 +75,7 @@ public static class SubmitCommand
         progress.Start(accepted.Steps);
         string lastMessage = "";
         int lastStep = 0, misses = 0;
+        int? lastEvalStep = null;
         while (true)
         {
             JobStatus status;
@@ -94,9 +95,16 @@ public static class SubmitCommand
                 Console.Error.WriteLine($"error: the coordinator no longer knows job {accepted.JobId} (it reports {status.JobId ?? "no job"})");
                 return JobFailed;
             }
+            if (status.EvalStep is { } evalStep && evalStep != lastEvalStep && status.EvalLoss is { } evalLoss)
+            {
+                // The baseline before training has no step to show it on; later ones go beside their step.
+                if (evalStep == 0) progress.Messages.WriteLine(Invariant($"step 0: eval loss {evalLoss:0.0000}"));
+                lastEvalStep = evalStep;
+            }
             if (status.Step > lastStep && status.Loss is { } loss)
             {
-                progress.Report(status.Step, loss, status.TokensPerSecond);
+                var eval = status.EvalStep == status.Step && status.EvalLoss is { } e ? Invariant($"eval {e:0.0000}") : null;
+                progress.Report(status.Step, loss, status.TokensPerSecond, eval);
                 lastStep = status.Step;
             }
             if (status.State != JobStatus.Running && status.Message != lastMessage && !status.IsFinished)
@@ -104,7 +112,8 @@ public static class SubmitCommand
             lastMessage = status.Message;
             if (status.State == JobStatus.Completed)
             {
-                progress.Finish(Invariant($"job {status.JobId} completed: {status.Step} steps, final loss {status.Loss:0.0000}; output {status.Output}"));
+                var finalEval = status.EvalLoss is { } fe ? Invariant($", eval loss {fe:0.0000} (step {status.EvalStep})") : "";
+                progress.Finish(Invariant($"job {status.JobId} completed: {status.Step} steps, final loss {status.Loss:0.0000}{finalEval}; output {status.Output}"));
                 return 0;
             }
             if (status.State == JobStatus.Failed)

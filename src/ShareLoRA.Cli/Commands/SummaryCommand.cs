@@ -16,10 +16,7 @@ namespace ShareLoRA.Cli.Commands;
 /// </summary>
 public static class SummaryCommand
 {
-    /// <summary>What the eval row says for a cluster run without evaluations (the coordinator does not run them yet).</summary>
-    public const string ClusterEvalNote = "n/a (cluster runs do not evaluate yet)";
-
-    /// <summary>What the eval row says for a single-process run without evaluations.</summary>
+    /// <summary>What the eval row says for a run without evaluations (single-process and cluster runs evaluate alike).</summary>
     public const string NoEvalNote = "n/a (the run did not evaluate: data.eval_every is 0 or there is no eval split)";
 
     /// <summary>What the wire rows say for a single-process run.</summary>
@@ -79,7 +76,7 @@ public static class SummaryCommand
             ("train loss", $"{Loss(s.FirstStep.Loss)} (step {s.FirstStep.Step.ToString(inv)}) -> {Loss(s.LastStep.Loss)} (step {s.LastStep.Step.ToString(inv)})"),
             ("eval loss", s.FirstEval is { } first && s.LastEval is { } last
                 ? $"{Loss(first.EvalLoss)} (step {first.Step.ToString(inv)}) -> {Loss(last.EvalLoss)} (step {last.Step.ToString(inv)})"
-                : EvalNote(s)),
+                : NoEvalNote),
             ("tokens/s", $"{s.MeanTokensPerSecond.ToString("#,0", inv)} (mean over steps)"),
             ("activations", Wire(s.ActivationBytes, s.IsClusterRun)),
             ("adapter sync", Wire(s.AdapterSyncBytes, s.IsClusterRun)),
@@ -91,7 +88,6 @@ public static class SummaryCommand
         return rows;
     }
 
-    private static string EvalNote(RunSummary s) => s.IsClusterRun ? ClusterEvalNote : NoEvalNote;
 
     private static string Wire(long? bytes, bool clusterRun) => bytes switch
     {
@@ -129,7 +125,7 @@ public static class SummaryCommand
             ["loss_last"] = Number(s.LastStep.Loss),
             ["eval_first"] = Eval(s.FirstEval),
             ["eval_last"] = Eval(s.LastEval),
-            ["eval_note"] = s.FirstEval is null ? EvalNote(s) : null,
+            ["eval_note"] = s.FirstEval is null ? NoEvalNote : null,
             ["tokens_per_s"] = Math.Round(s.MeanTokensPerSecond, 1),
             ["wall_s"] = s.LastStep.WallSeconds,
             ["cluster_run"] = s.IsClusterRun,

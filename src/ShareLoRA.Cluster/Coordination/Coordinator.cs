@@ -7,6 +7,7 @@ using ShareLoRA.Cluster.Stages;
 using ShareLoRA.Cluster.Wire;
 using ShareLoRA.Training.Checkpoints;
 using ShareLoRA.Training.Jobs;
+using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Pipeline;
 using static TorchSharp.torch;
 
@@ -17,14 +18,16 @@ namespace ShareLoRA.Cluster.Coordination;
 /// enough workers (one stage per worker), asks their node guardians to spawn the stages of the partition plan, wires
 /// neighbours' data-plane links, then runs the step loop: micro-batches out to the stages, partial shared gradients
 /// in, one <see cref="SharedParameterServer"/> step, the new shared values and clip coefficient out as the commit.
-/// Every checkpoint.every steps and at the end it collects the stages' state and writes a checkpoint. When a worker
-/// holding a stage is lost it recovers by itself: probes which workers are alive, reloads the last checkpoint, puts
-/// the stages on the live workers (re-planning over fewer when needed) and continues.
+/// With data.eval_every it runs the eval split through the stages forward-only before the first step, every
+/// eval_every steps and at the last, as the local trainer does. Every checkpoint.every steps and at the end it
+/// collects the stages' state and writes a checkpoint. When a worker holding a stage is lost it recovers by itself:
+/// probes which workers are alive, reloads the last checkpoint, puts the stages on the live workers (re-planning over
+/// fewer when needed) and continues.
 /// </summary>
 /// <remarks>
-/// Named behaviours: Idle, WaitingForWorkers, Starting, Running, Checkpointing, Recovering, Failed. All job state
-/// lives in <see cref="JobRun"/> plus the stage table here; a step is only ever committed whole, and checkpoints are
-/// taken between a commit and the next dispatch. Each start of the stages is an attempt with its own id
+/// Named behaviours: Idle, WaitingForWorkers, Starting, Running, Evaluating, Checkpointing, Recovering, Failed. All job state
+/// lives in <see cref="JobRun"/> plus the stage table here; a step is only ever committed whole, and evaluations and
+/// checkpoints are taken between a commit and the next dispatch. Each start of the stages is an attempt with its own id
 /// ("JOB-aN"), which the stages carry in every message: late messages of an abandoned attempt are dropped. Recovery
 /// decisions are made by the plain <see cref="RecoveryPlanner"/>. Runs on its own pinned dispatcher (tensor work).
 /// </remarks>
@@ -59,6 +62,8 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     private CoordinatorProtocol.StepPartial?[] _partials = [];
     private Dictionary<string, TensorPayload>[] _adapters = [];
     private PendingStep? _pending;
+    private PendingEval? _evaluating;
+    private CoordinatorProtocol.EvalPartial?[] _evalPartials = [];
     private StageStateCollector? _collecting;
     private long _collectStart;
     // The checkpoint the stages of the starting attempt take their state from (resume or recovery); disposed once sent.
@@ -70,6 +75,13 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     private sealed record Assignment(int Index, Address Worker, int FirstLayer, int EndLayer);
 
     private sealed record PendingStep(int Step, double LearningRate, long TargetTokens, long Tokens, long StartTimestamp);
+
+    /// <summary>An evaluation in flight after <paramref name="Step"/> committed steps; <paramref name="Metrics"/> is that
+    /// step's line, written once the eval loss is in (null for the evaluation before the first step).</summary>
+    private sealed record PendingEval(int Step, StepMetrics? Metrics, long TargetTokens, long StartTimestamp);
+
+    // Eval batches per RunEval message: bounded like the data plane's frames, well under the Akka frame size.
+    private const long EvalPartValues = 2_000_000;
 
     private sealed record StartTimedOut(string AttemptId);
 
@@ -140,6 +152,13 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         BusyHandlers();
     }
 
+    // A forward-only evaluation between a commit and the next dispatch (a step boundary): stages do nothing else.
+    private void Evaluating()
+    {
+        Receive<CoordinatorProtocol.EvalPartial>(m => m.JobId == _attemptId, OnEvalPartial);
+        BusyHandlers();
+    }
+
     private void Checkpointing()
     {
         Receive<CoordinatorProtocol.StageStatePart>(m => m.JobId == _attemptId, OnStageStatePart);
@@ -179,6 +198,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         Receive<CoordinatorProtocol.StageConnected>(_ => { });
         Receive<CoordinatorProtocol.StageFailed>(_ => { });
         Receive<CoordinatorProtocol.StepPartial>(_ => { });
+        Receive<CoordinatorProtocol.EvalPartial>(_ => { });
         Receive<CoordinatorProtocol.StageAdapter>(_ => { });
         Receive<CoordinatorProtocol.StageStatePart>(_ => { });
         Receive<StartTimedOut>(_ => { });
@@ -310,6 +330,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         _partials = new CoordinatorProtocol.StepPartial?[p];
         _adapters = new Dictionary<string, TensorPayload>[p];
         _pending = null;
+        _evaluating = null;
         _collecting = null;
         var jobJson = run.StageJob.ToJson();
         foreach (var a in _assignments)
@@ -376,10 +397,15 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         ContinueAfterStep();
     }
 
-    // Next step, or the end: the adapter from the stages.
+    // Next step (after the evaluation before the first one, when due), or the end: the adapter from the stages.
     private void ContinueAfterStep()
     {
         var run = _run!;
+        if (run.InitialEvalDue)
+        {
+            StartEval(null);
+            return;
+        }
         if (run.StepsDone < run.Job.Steps)
         {
             DispatchStep();
@@ -426,7 +452,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
         Dictionary<string, TensorPayload> values;
         double clip;
-        StepMetricsSummary summary;
+        StepMetrics metrics;
         using (var scope = NewDisposeScope())
         {
             var grads = partials.Select(x => (IReadOnlyDictionary<string, Tensor>)x.SharedGradients.ToDictionary(g => g.Key, g => g.Value.ToTensor())).ToList();
@@ -438,22 +464,31 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
             // Idle share across stages: 1 - (sum of stage compute time) / (p x step wall time).
             double busy = partials.Sum(x => x.BusySeconds);
             double bubble = seconds > 0 ? Math.Clamp(1 - busy / (partials.Length * seconds), 0, 1) : 0;
-            var metrics = run.RecordStep(last.LossSum, pending.LearningRate, shared, pending.Tokens, pending.TargetTokens, seconds, bubble,
+            metrics = run.CompleteStep(last.LossSum, pending.LearningRate, shared, pending.Tokens, pending.TargetTokens, seconds, bubble,
                 partials.Sum(x => x.ActivationBytesSent), upBytes + downBytes);
-            summary = new StepMetricsSummary(metrics.Step, metrics.Loss, metrics.TokensPerSecond);
         }
         foreach (var r in _ready) r!.Stage.Tell(new StageProtocol.StepCommit(_attemptId, pending.Step, values, clip, pending.LearningRate));
         _pending = null;
+        // The evaluation follows the commit on the same channels, so the stages evaluate the updated weights.
+        if (double.IsFinite(metrics.Loss) && run.EvalDue(metrics.Step)) StartEval(metrics);
+        else FinishStep(metrics);
+    }
+
+    // The step's line (with its eval loss when it evaluated), status, then a checkpoint or the next step.
+    private void FinishStep(StepMetrics metrics)
+    {
+        var run = _run!;
+        run.WriteStep(metrics);
         _status = _status with
         {
-            Step = summary.Step,
-            Loss = summary.Loss,
-            TokensPerSecond = summary.TokensPerSecond,
-            Message = $"step {summary.Step}/{run.Job.Steps}",
+            Step = metrics.Step,
+            Loss = metrics.Loss,
+            TokensPerSecond = metrics.TokensPerSecond,
+            Message = $"step {metrics.Step}/{run.Job.Steps}",
         };
-        if (!double.IsFinite(summary.Loss))
+        if (!double.IsFinite(metrics.Loss))
         {
-            Fail($"step {summary.Step}: the loss is {summary.Loss}; lower optim.lr or check the data");
+            Fail($"step {metrics.Step}: the loss is {metrics.Loss}; lower optim.lr or check the data");
             return;
         }
         if (_recovery is { FromStep: { } from } recovery)
@@ -462,10 +497,82 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
             _recovery = null;
         }
         if (run.CheckpointDue(run.StepsDone)) StartCheckpoint();
-        else ContinueAfterStep();
+        else
+        {
+            Become(Running);
+            ContinueAfterStep();
+        }
     }
 
-    private sealed record StepMetricsSummary(int Step, double Loss, double TokensPerSecond);
+    // ---- evaluation ----
+
+    // The eval batches to every stage in bounded parts (ids to the first, labels to the last, masks to all), as one
+    // forward-only run after the committed step; the stages answer EvalPartial once they have done every part.
+    private void StartEval(StepMetrics? metrics)
+    {
+        var run = _run!;
+        int step = run.StepsDone, p = _ready.Length;
+        var batches = run.EvalBatches;
+        _evaluating = new PendingEval(step, metrics, run.EvalTargets(), Stopwatch.GetTimestamp());
+        _evalPartials = new CoordinatorProtocol.EvalPartial?[p];
+        var parts = new List<(int First, int Count)>();
+        for (int first = 0; first < batches.Count;)
+        {
+            int count = 0;
+            long values = 0;
+            // At least one batch per part; then as many as fit the budget (ids, labels and mask per token).
+            while (first + count < batches.Count && (count == 0 || values + 3L * batches[first + count].Rows * batches[first + count].Columns <= EvalPartValues))
+            {
+                values += 3L * batches[first + count].Rows * batches[first + count].Columns;
+                count++;
+            }
+            parts.Add((first, count));
+            first += count;
+        }
+        for (int i = 0; i < p; i++)
+        {
+            bool firstStage = i == 0, lastStage = i == p - 1;
+            for (int k = 0; k < parts.Count; k++)
+            {
+                var (first, count) = parts[k];
+                var micro = batches.Skip(first).Take(count)
+                    .Select(b => new StageProtocol.MicroBatchData(b.Rows, b.Columns, firstStage ? b.InputIds : null, lastStage ? b.Labels : null, b.AttentionMask))
+                    .ToArray();
+                _ready[i]!.Stage.Tell(new StageProtocol.RunEval(_attemptId, step, k, parts.Count, first, micro));
+            }
+        }
+        _status = _status with { Message = $"evaluating after step {step}/{run.Job.Steps} ({batches.Count} eval batch(es))" };
+        Become(Evaluating);
+    }
+
+    private void OnEvalPartial(CoordinatorProtocol.EvalPartial m)
+    {
+        var pending = _evaluating;
+        if (pending is null || m.Step != pending.Step) return;
+        _evalPartials[m.StageIndex] = m;
+        if (_evalPartials.Any(x => x is null)) return;
+        var last = _evalPartials[^1]!;
+        _evaluating = null;
+        var run = _run!;
+        if (last.TargetTokens != pending.TargetTokens)
+        {
+            Fail($"evaluation after step {pending.Step}: the last stage counted {last.TargetTokens} target tokens, the eval set {pending.TargetTokens}");
+            return;
+        }
+        double evalLoss = JobRun.EvalLoss(last.LossSum, last.TargetTokens);
+        run.Log.Debug("evaluation after step {Step}: {Seconds:0.000} s, {Bytes} activation bytes", pending.Step,
+            Stopwatch.GetElapsedTime(pending.StartTimestamp).TotalSeconds, _evalPartials.Sum(x => x!.ActivationBytesSent));
+        _status = _status with { EvalLoss = evalLoss, EvalStep = pending.Step };
+        if (pending.Metrics is { } metrics)
+        {
+            FinishStep(metrics with { EvalLoss = evalLoss });
+            return;
+        }
+        run.RecordInitialEval(evalLoss);
+        _status = _status with { Message = $"step {run.StepsDone}/{run.Job.Steps}; eval loss {evalLoss:0.0000}" };
+        Become(Running);
+        ContinueAfterStep();
+    }
 
     // ---- checkpoints ----
 
@@ -650,6 +757,8 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         _partials = [];
         _adapters = [];
         _pending = null;
+        _evaluating = null;
+        _evalPartials = [];
         _collecting = null;
         _attemptId = "";
     }

@@ -70,6 +70,19 @@ public static class CoordinatorProtocol
         [property: Key(7)] double BusySeconds,
         [property: Key(8)] long ActivationBytesSent) : IClusterMessage;
 
+    /// <summary>A stage's share of a forward-only evaluation after <paramref name="Step"/> committed steps: the last
+    /// stage's summed token losses (in batch order) and target count (0 on other stages), the seconds it computed and the
+    /// bytes it sent on the data plane.</summary>
+    [MessagePackObject]
+    public sealed record EvalPartial(
+        [property: Key(0)] string JobId,
+        [property: Key(1)] int Step,
+        [property: Key(2)] int StageIndex,
+        [property: Key(3)] double LossSum,
+        [property: Key(4)] long TargetTokens,
+        [property: Key(5)] double BusySeconds,
+        [property: Key(6)] long ActivationBytesSent) : IClusterMessage;
+
     /// <summary>A stage's per-layer adapter values at the end of the job.</summary>
     [MessagePackObject]
     public sealed record StageAdapter(

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Serilog.Core;
 using ShareLoRA.Model.Adapters;
-using ShareLoRA.Model.Config;
 using ShareLoRA.Model.Tokenization;
 using ShareLoRA.Training.Checkpoints;
 using ShareLoRA.Training.Data;
@@ -34,13 +33,19 @@ public sealed class JobRun : IDisposable
     private readonly Stopwatch _wall = new();
     private double _wallOffset;
     private DataCursor _cursor = DataCursor.Start;
+    private readonly IReadOnlyList<Batch> _evalBatches;
+    // Whether metrics.jsonl holds the step-0 evaluation: a recovery back to step 0 keeps that line and does not redo it.
+    private bool _initialEvalWritten;
+    // The eval loss of the last written step line (null when that step did not evaluate), for its checkpoint.
+    private double? _lastStepEvalLoss;
 
-    private JobRun(string jobId, JobConfig job, LlamaConfig config, AdapterLayout layout, PartitionPlan plan, DataLoader loader,
-        SharedParameterServer server, AdamWSettings optimizer, Logger log, bool appendMetrics)
+    private JobRun(string jobId, JobConfig job, ModelShape shape, AdapterLayout layout, PartitionPlan plan, DataLoader loader,
+        IReadOnlyList<Batch> evalBatches, SharedParameterServer server, AdamWSettings optimizer, Logger log, bool appendMetrics)
     {
+        _evalBatches = evalBatches;
         JobId = jobId;
         Job = job;
-        ModelConfig = config;
+        ModelShape = shape;
         Layout = layout;
         Plan = plan;
         _loader = loader;
@@ -60,7 +65,8 @@ public sealed class JobRun : IDisposable
     /// <summary>The job with the current plan's stage count: what the stages are spawned with.</summary>
     public JobConfig StageJob { get; private set; }
 
-    public LlamaConfig ModelConfig { get; }
+    /// <summary>The base model's shape and family (Llama or GPT-2).</summary>
+    public ModelShape ModelShape { get; }
     public AdapterLayout Layout { get; }
 
     /// <summary>The current partition (a recovery over fewer workers re-plans).</summary>
@@ -85,8 +91,8 @@ public sealed class JobRun : IDisposable
     public static JobRun Start(string jobId, JobConfig job, bool resume = false)
     {
         if (!resume) LocalPipelineTrainer.RefuseExistingCheckpoints(new CheckpointStore(job.Output, job.Checkpoint.Keep, Serilog.Core.Logger.None));
-        var (config, layout) = LocalPipelineTrainer.ResolveModel(job);
-        var plan = LocalPipelineTrainer.PlanOf(job, config);
+        var (shape, layout) = LocalPipelineTrainer.ResolveModelShape(job);
+        var plan = LocalPipelineTrainer.PlanOf(job, shape);
         Directory.CreateDirectory(job.Output);
         var log = RunLog.Create(job.Output, console: false);
         try
@@ -97,8 +103,16 @@ public sealed class JobRun : IDisposable
             using var tokenizer = HfTokenizer.Load(job.Model);
             var data = TrainingData.Prepare(job.Data, tokenizer, job.Seed);
             log.Information("{Report}", data.Report.ToString());
+            // The same eval batches as LocalPipelineTrainer.Evaluate: the eval split in order, micro_batch_size at a time.
+            List<Batch> evalBatches = job.Data.EvalEvery > 0
+                ? DataLoader.InOrder(data.Eval, job.Batch.MicroBatchSize, BatchCollator.PadIdOf(tokenizer)).ToList()
+                : [];
             if (job.Data.EvalEvery > 0)
-                log.Warning("data.eval_every is set, but cluster runs do not evaluate yet; use `sharelora eval` on the adapter");
+            {
+                if (evalBatches.Count == 0) log.Warning("data.eval_every is {Every}, but there is no eval split (data.eval or data.eval_fraction): no evaluation", job.Data.EvalEvery);
+                else log.Information("eval: {Examples} example(s) in {Batches} batch(es), before the first step, every {Every} steps and at the last",
+                    data.Eval.Count, evalBatches.Count, job.Data.EvalEvery);
+            }
             var loader = new DataLoader(data.Train, job.Batch.MicroBatchSize, BatchCollator.PadIdOf(tokenizer), (ulong)job.Seed,
                 job.Data.Shuffle, job.Data.GroupByLength);
             var optimizer = new AdamWSettings(job.Optim.Lr, job.Optim.Betas.Beta1, job.Optim.Betas.Beta2, job.Optim.Eps, job.Optim.WeightDecay);
@@ -111,7 +125,7 @@ public sealed class JobRun : IDisposable
             log.Information("adapter sync: {Sync} B/step for {Method} across {Stages} stage(s) (fp32 partial gradients up + values down); " +
                 "plain LoRA on the same targets and rank would need {Lora} B/step across the same stages",
                 plan.AdapterSyncBytes, layout.MethodName, job.Pipeline.Stages, plan.LoraSyncBytes);
-            return new JobRun(jobId, job, config, layout, plan, loader, server, optimizer, log, appendMetrics: resume);
+            return new JobRun(jobId, job, shape, layout, plan, loader, evalBatches, server, optimizer, log, appendMetrics: resume);
         }
         catch (Exception e)
         {
@@ -131,7 +145,7 @@ public sealed class JobRun : IDisposable
     public void Replan(int stages)
     {
         StageJob = Job with { Pipeline = Job.Pipeline with { Stages = stages } };
-        Plan = LocalPipelineTrainer.PlanOf(StageJob, ModelConfig);
+        Plan = LocalPipelineTrainer.PlanOf(StageJob, ModelShape);
         Log.Information("re-planned over {Stages} stage(s): {Plan}", stages, Plan.ToString());
     }
 
@@ -162,6 +176,7 @@ public sealed class JobRun : IDisposable
         _server.ImportState(state.Shared, $"{state.Name} shared");
         _cursor = state.DataCursor;
         StepsDone = checked((int)state.Step);
+        _lastStepEvalLoss = null;
         RewindMetrics(state.Step);
         Log.Information("restored {Checkpoint}: step {Step}, data {Cursor}; written with {OldStages} stage(s) {OldLayers}, now {Stages} stage(s) {Layers}",
             state.Name, state.Step, state.DataCursor.ToString(), state.Plan.Stages, "[" + string.Join(",", state.Plan.LayersPerStage) + "]",
@@ -196,6 +211,7 @@ public sealed class JobRun : IDisposable
         _server = InitialServer(Layout, Job.Seed, _optimizer);
         _cursor = DataCursor.Start;
         StepsDone = 0;
+        _lastStepEvalLoss = null;
         RewindMetrics(0);
         Log.Information("no checkpoint yet: restarting from step 0");
     }
@@ -216,13 +232,15 @@ public sealed class JobRun : IDisposable
 
     /// <summary>
     /// Saves a checkpoint of the committed step from the stages' states (any partition) and the shared server's into
-    /// OUTPUT/checkpoints, keeping checkpoint.keep of them.
+    /// OUTPUT/checkpoints, keeping checkpoint.keep of them. Its metrics carry the step's eval loss when the step evaluated
+    /// (so the store keeps the best checkpoint by eval loss, as the local trainer's do).
     /// </summary>
     public CheckpointSaveResult SaveCheckpoint(IEnumerable<StageState> stages, double? lastLoss)
     {
         var store = new CheckpointStore(Job.Output, Job.Checkpoint.Keep, Log);
         using var shared = _server.ExportState();
-        using var content = TrainingCheckpoint.Build(StepsDone, _cursor, StageJob, CheckpointPlan.From(Plan), new CheckpointMetrics(lastLoss), stages, shared);
+        using var content = TrainingCheckpoint.Build(StepsDone, _cursor, StageJob, CheckpointPlan.From(Plan),
+            new CheckpointMetrics(lastLoss, _lastStepEvalLoss), stages, shared);
         return store.Save(content.Content);
     }
 
@@ -266,21 +284,57 @@ public sealed class JobRun : IDisposable
     public SharedStepResult StepShared(IReadOnlyList<IReadOnlyDictionary<string, Tensor>> partials, IReadOnlyList<double> localNormsSquared,
         double learningRate) => _server.Step(partials, localNormsSquared, learningRate, Job.Optim.MaxGradNorm);
 
-    /// <summary>Records a committed step in metrics.jsonl with the cluster's extra fields and returns its metrics.</summary>
-    public StepMetrics RecordStep(double lossSum, double learningRate, SharedStepResult shared, long tokens, long targets, double stepSeconds,
+    /// <summary>
+    /// Counts a committed step and returns its metrics with the cluster's fields; <see cref="WriteStep"/> writes them once
+    /// the step's evaluation (when due) has added its eval loss, so the line looks like the local trainer's.
+    /// </summary>
+    public StepMetrics CompleteStep(double lossSum, double learningRate, SharedStepResult shared, long tokens, long targets, double stepSeconds,
         double bubbleFraction, long activationBytes, long adapterSyncBytes)
     {
         StepsDone++;
-        var m = new StepMetrics(StepsDone, lossSum / Math.Max(1, targets), learningRate, shared.GradNorm, shared.ClipCoefficient,
-            tokens, targets, stepSeconds > 0 ? tokens / stepSeconds : 0, _wallOffset + _wall.Elapsed.TotalSeconds);
-        _metrics.Write(m, [("bubble_fraction", Math.Round(bubbleFraction, 4)), ("activation_bytes", activationBytes), ("adapter_sync_bytes", adapterSyncBytes)]);
+        return new StepMetrics(StepsDone, lossSum / Math.Max(1, targets), learningRate, shared.GradNorm, shared.ClipCoefficient,
+            tokens, targets, stepSeconds > 0 ? tokens / stepSeconds : 0, _wallOffset + _wall.Elapsed.TotalSeconds,
+            BubbleFraction: Math.Round(bubbleFraction, 4), ActivationBytes: activationBytes, AdapterSyncBytes: adapterSyncBytes);
+    }
+
+    /// <summary>Writes a completed step's line to metrics.jsonl (with eval_loss when it evaluated).</summary>
+    public void WriteStep(StepMetrics m)
+    {
+        _metrics.Write(m);
+        _lastStepEvalLoss = m.EvalLoss;
+        if (m.EvalLoss is { } eval) Log.Information("step {Step}: eval loss {EvalLoss:0.0000}", m.Step, eval);
+        double bubbleFraction = m.BubbleFraction ?? 0;
+        long activationBytes = m.ActivationBytes ?? 0, adapterSyncBytes = m.AdapterSyncBytes ?? 0;
         Log.Debug("step {Step}: loss {Loss:0.000000} lr {Lr:0.######} grad_norm {GradNorm:0.0000} clip {Clip:0.0000} tokens {Tokens} ({TokensPerSecond:0} tokens/s), " +
             "bubble {Bubble:0.000}, activations {Activation} B, adapter sync {Sync} B",
             m.Step, m.Loss, m.LearningRate, m.GradNorm, m.ClipCoefficient, m.Tokens, m.TokensPerSecond, bubbleFraction, activationBytes, adapterSyncBytes);
-        return m;
     }
 
-    /// <summary>Writes OUTPUT/adapter (PEFT + native) from the shared masters and the stages' per-layer values; returns the folder.</summary>
+    /// <summary>The eval split as the local trainer batches it (in order, micro_batch_size each); empty without evaluation.</summary>
+    public IReadOnlyList<Batch> EvalBatches => _evalBatches;
+
+    /// <summary>Target tokens of the whole eval set as the last stage counts them.</summary>
+    public long EvalTargets() => _evalBatches.Sum(LocalPipelineTrainer.PredictedTargets);
+
+    /// <summary>True when the run must evaluate before its first step: a fresh start (not a resume, and not a recovery
+    /// back to step 0 whose metrics.jsonl already holds the step-0 evaluation), as <see cref="LocalPipelineTrainer.Train"/>.</summary>
+    public bool InitialEvalDue => Job.Data.EvalEvery > 0 && _evalBatches.Count > 0 && StepsDone == 0 && !_initialEvalWritten;
+
+    /// <summary>True when step <paramref name="step"/> (1-based, just committed) evaluates: every data.eval_every and the last.</summary>
+    public bool EvalDue(int step) => Job.Data.EvalEvery > 0 && _evalBatches.Count > 0 && (step % Job.Data.EvalEvery == 0 || step == Job.Steps);
+
+    /// <summary>The token-weighted mean eval loss from the last stage's sum and count, as <see cref="LocalPipelineTrainer.Evaluate"/>.</summary>
+    public static double EvalLoss(double lossSum, long targets) => lossSum / Math.Max(1, targets);
+
+    /// <summary>Writes the evaluation before the first step ({"step": 0, "eval_loss"}), as the local trainer does.</summary>
+    public void RecordInitialEval(double evalLoss)
+    {
+        _metrics.WriteEval(StepsDone, evalLoss);
+        _initialEvalWritten = true;
+        Log.Information("step {Step}: eval loss {EvalLoss:0.0000}", StepsDone, evalLoss);
+    }
+
+    /// <summary>Writes OUTPUT/adapter (PEFT for the model's family + native) from the shared masters and the stages' per-layer values; returns the folder.</summary>
     public string SaveAdapter(IReadOnlyDictionary<string, Tensor> localValues)
     {
         var directory = Path.Combine(Job.Output, LocalPipelineTrainer.AdapterFolder);
@@ -296,8 +350,7 @@ public sealed class JobRun : IDisposable
         {
             foreach (var t in shared.Values) t.Dispose();
         }
-        PeftAdapterFormat.Export(bank, directory, Job.Model);
-        NativeAdapterFormat.Save(bank, Path.Combine(directory, NativeAdapterFormat.FileName));
+        LocalPipelineTrainer.WriteAdapterFiles(bank, directory, Job.Model, ModelShape.Family);
         Log.Information("adapter written to {Directory} (PEFT + {Native})", directory, NativeAdapterFormat.FileName);
         return directory;
     }

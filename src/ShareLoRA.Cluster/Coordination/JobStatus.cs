@@ -7,6 +7,7 @@ namespace ShareLoRA.Cluster.Coordination;
 /// The coordinator's current or last job as `sharelora status` and `submit --wait` show it. State is one of
 /// Idle, WaitingForWorkers, Starting, Running, Recovering (a worker was lost: finding live workers, reloading the last
 /// checkpoint, or waiting for a worker), Completed, Failed; Message says what it waits for or why it failed.
+/// EvalLoss is the newest eval loss (data.eval_every) and EvalStep the step it was measured after (0 = before training).
 /// </summary>
 [MessagePackObject]
 public sealed record JobStatus(
@@ -19,7 +20,9 @@ public sealed record JobStatus(
     [property: Key(6)] double? Loss,
     [property: Key(7)] double TokensPerSecond,
     [property: Key(8)] StageStatus[] Stages,
-    [property: Key(9)] string? Output) : IClusterMessage
+    [property: Key(9)] string? Output,
+    [property: Key(10)] double? EvalLoss = null,
+    [property: Key(11)] int? EvalStep = null) : IClusterMessage
 {
     public const string Idle = "Idle";
     public const string WaitingForWorkers = "WaitingForWorkers";

@@ -10,9 +10,14 @@ public enum ActivationDirection : byte
 
     /// <summary>Activation gradients, stage i+1 to stage i.</summary>
     Backward = 1,
+
+    /// <summary>Activations of a forward-only evaluation, stage i to stage i+1 (step = the steps done when it runs,
+    /// micro-batch = the eval batch's index): never equal to a training tag, whatever the eval set's size.</summary>
+    Eval = 2,
 }
 
-/// <summary>Identifies one tensor on a link: training step, micro-batch and direction. At most one tensor per tag.</summary>
+/// <summary>Identifies one tensor on a link: training step, micro-batch and direction (or an evaluation's step and
+/// batch with <see cref="ActivationDirection.Eval"/>). At most one tensor per tag.</summary>
 [MessagePackObject]
 public readonly record struct ActivationTag(
     [property: Key(0)] long Step,

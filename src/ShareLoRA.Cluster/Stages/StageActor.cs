@@ -45,6 +45,17 @@ public sealed class StageActor : ReceiveActor
     private IActivationTransport? _previous, _next;
     private bool _failed;
     private readonly List<StatePart> _restoreParts = [];
+    private EvalProgress? _eval;
+
+    // An evaluation across its RunEval parts: the last stage's loss sum in batch order, as the local trainer sums it.
+    private sealed class EvalProgress(int step)
+    {
+        public int Step { get; } = step;
+        public double LossSum { get; set; }
+        public long Targets { get; set; }
+        public double Busy { get; set; }
+        public long Sent { get; set; }
+    }
 
     private sealed record Load
     {
@@ -60,6 +71,7 @@ public sealed class StageActor : ReceiveActor
         ReceiveAsync<StageProtocol.ConnectNeighbours>(m => m.JobId == _spec.JobId, ConnectAsync);
         ReceiveAsync<StageProtocol.RunStep>(m => m.JobId == _spec.JobId, RunStepAsync);
         Receive<StageProtocol.StepCommit>(m => m.JobId == _spec.JobId, Commit);
+        ReceiveAsync<StageProtocol.RunEval>(m => m.JobId == _spec.JobId, RunEvalAsync);
         Receive<StageProtocol.CollectAdapter>(m => m.JobId == _spec.JobId, _ => Guard("adapter collection", () =>
         {
             var values = _stage!.LocalParameters.ToDictionary(p => p.Name, p => TensorPayload.FromTensor(p.Value));
@@ -94,7 +106,7 @@ public sealed class StageActor : ReceiveActor
     {
         var job = JobConfig.Parse(_spec.JobJson, $"job {_spec.JobId}", "/");
         // A model directory missing on this worker fails here, naming the path; the coordinator fails the job with it.
-        var (_, layout) = LocalPipelineTrainer.ResolveModel(job);
+        var (_, layout) = LocalPipelineTrainer.ResolveModelShape(job);
         var optimizer = new AdamWSettings(job.Optim.Lr, job.Optim.Betas.Beta1, job.Optim.Betas.Beta2, job.Optim.Eps, job.Optim.WeightDecay);
         var watch = Stopwatch.StartNew();
         _stage = PipelineStage.Load(job.Model, _spec.StageIndex, _spec.FirstLayer, _spec.EndLayer, IsFirst, IsLast,
@@ -224,6 +236,65 @@ public sealed class StageActor : ReceiveActor
         finally
         {
             foreach (var t in inputs) t.Dispose();
+        }
+    }
+
+    // Forward-only, in batch order: the first stage embeds, every stage runs its layers without dropout or graph, the last
+    // sums the token losses. The mailbox waits while this runs, so no step starts before the evaluation is over.
+    private async Task RunEvalAsync(StageProtocol.RunEval m)
+    {
+        if (_failed) return;
+        var stage = _stage!;
+        if (m.Part == 0) _eval = new EvalProgress(m.Step);
+        var eval = _eval;
+        if (eval is null || eval.Step != m.Step)
+        {
+            Fail($"evaluation after step {m.Step}", new InvalidOperationException($"part {m.Part} of {m.Parts} arrived without its first part"));
+            return;
+        }
+        bool onLink = false;
+        try
+        {
+            for (int k = 0; k < m.Batches.Length; k++)
+            {
+                var tag = new ActivationTag(m.Step, m.FirstBatch + k, ActivationDirection.Eval);
+                Tensor? received = null;
+                if (!IsFirst)
+                {
+                    onLink = true;
+                    received = (await _previous!.ReceiveAsync(tag)).ToTensor();
+                    onLink = false;
+                }
+                long start = Stopwatch.GetTimestamp();
+                TensorPayload? payload = null;
+                using (received)
+                using (var input = ToTensors(m.Batches[k]))
+                {
+                    var result = stage.ForwardEval(received ?? input.InputIds, input.AttentionMask, IsLast ? input.Labels : null);
+                    if (result.Activation is { } activation)
+                        using (activation) payload = TensorPayload.FromTensor(activation, _wire);
+                    else
+                    {
+                        eval.LossSum += result.LossSum!.Value;
+                        eval.Targets += result.TargetTokens;
+                    }
+                }
+                eval.Busy += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (payload is not null)
+                {
+                    onLink = true;
+                    await _next!.SendAsync(tag, payload);
+                    onLink = false;
+                    eval.Sent += payload.Bytes.LongLength;
+                }
+            }
+            if (m.Part < m.Parts - 1) return;
+            _eval = null;
+            _spec.Coordinator.Tell(new CoordinatorProtocol.EvalPartial(_spec.JobId, m.Step, _spec.StageIndex, eval.LossSum, eval.Targets, eval.Busy, eval.Sent));
+        }
+        catch (Exception e)
+        {
+            Fail($"evaluation after step {m.Step}", e, recoverable: onLink);
         }
     }
 

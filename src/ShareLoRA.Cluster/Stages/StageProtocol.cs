@@ -64,6 +64,21 @@ public static class StageProtocol
         [property: Key(3)] double ClipCoefficient,
         [property: Key(4)] double LearningRate) : IClusterMessage;
 
+    /// <summary>Part <paramref name="Part"/> of <paramref name="Parts"/> of a forward-only evaluation after
+    /// <paramref name="Step"/> committed steps (0 = before the first): the eval batches from index
+    /// <paramref name="FirstBatch"/> on, in order, as <see cref="MicroBatchData"/> (ids to the first stage, labels to the
+    /// last). No dropout, no gradients; activations travel with <see cref="ActivationDirection.Eval"/> tags. Sent after
+    /// the step's commit and before the next step, so it sees the committed weights. Every stage answers the last part
+    /// with EvalPartial (the last stage's loss sum over all parts, in batch order).</summary>
+    [MessagePackObject]
+    public sealed record RunEval(
+        [property: Key(0)] string JobId,
+        [property: Key(1)] int Step,
+        [property: Key(2)] int Part,
+        [property: Key(3)] int Parts,
+        [property: Key(4)] int FirstBatch,
+        [property: Key(5)] MicroBatchData[] Batches) : IClusterMessage;
+
     /// <summary>Send the per-layer adapter values (answered by StageAdapter). Sent after the last commit.</summary>
     [MessagePackObject]
     public sealed record CollectAdapter([property: Key(0)] string JobId) : IClusterMessage;

@@ -41,6 +41,8 @@ public static class WireMessageTypes
         ("stage.restore-state", typeof(StageProtocol.RestoreState)),
         ("stage.collect-state", typeof(StageProtocol.CollectState)),
         ("coord.stage-state-part", typeof(CoordinatorProtocol.StageStatePart)),
+        ("stage.run-eval", typeof(StageProtocol.RunEval)),
+        ("coord.eval-partial", typeof(CoordinatorProtocol.EvalPartial)),
     ];
 
     private static readonly Dictionary<string, Type> ByManifest = Entries.ToDictionary(e => e.Manifest, e => e.Type);

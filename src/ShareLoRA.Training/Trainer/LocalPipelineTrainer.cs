@@ -401,11 +401,20 @@ public sealed class LocalPipelineTrainer : IDisposable
     public void SaveAdapter(string directory)
     {
         using var bank = GatherAdapters();
-        // GPT-2's q/v adapters act on slices of the fused c_attn: PEFT gets them as one exact LoRA on c_attn.
-        if (ModelShape.Family == ModelFamily.Gpt2) Gpt2AdapterExport.SavePeft(bank, directory, Job.Model);
-        else PeftAdapterFormat.Export(bank, directory, Job.Model);
-        NativeAdapterFormat.Save(bank, Path.Combine(directory, NativeAdapterFormat.FileName));
+        WriteAdapterFiles(bank, directory, Job.Model, ModelShape.Family);
         _log.Information("adapter written to {Directory} (PEFT + {Native})", directory, NativeAdapterFormat.FileName);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="bank"/> into <paramref name="directory"/> as PEFT in the layout of the model's family and as
+    /// the native file (shared tensors once): what the local trainer and the cluster coordinator both write.
+    /// </summary>
+    public static void WriteAdapterFiles(AdapterBank bank, string directory, string model, ModelFamily family)
+    {
+        // GPT-2's q/v adapters act on slices of the fused c_attn: PEFT gets them as one exact LoRA on c_attn.
+        if (family == ModelFamily.Gpt2) Gpt2AdapterExport.SavePeft(bank, directory, model);
+        else PeftAdapterFormat.Export(bank, directory, model);
+        NativeAdapterFormat.Save(bank, Path.Combine(directory, NativeAdapterFormat.FileName));
     }
 
     /// <summary>Target tokens of a micro-batch as the last stage counts them. Labels are unshifted: position i's logits
@@ -442,15 +451,16 @@ public sealed class LocalPipelineTrainer : IDisposable
     }
 
     /// <summary>
-    /// Reads a Llama model's config.json and checks the job against it (adapter ranks and targets, stage count). The
-    /// cluster's path; <see cref="ResolveModelShape"/> takes GPT-2 too.
+    /// Reads a Llama model's config.json and checks the job against it (adapter ranks and targets, stage count). For
+    /// callers that need the <see cref="LlamaConfig"/>; <see cref="ResolveModelShape"/> (the trainer's and the cluster's
+    /// path) takes GPT-2 too.
     /// </summary>
     public static (LlamaConfig Config, AdapterLayout Layout) ResolveModel(JobConfig job)
     {
         var configPath = Path.Combine(job.Model, "config.json");
         if (File.Exists(configPath) && StageModels.FamilyOf(job.Model) is var family && family != ModelFamily.Llama)
             throw new JobConfigException(
-                $"{JobSource(job)}: {configPath} is a {family.Name()} model; this path takes Llama-family models only (GPT-2 jobs run with `sharelora train`)");
+                $"{JobSource(job)}: {configPath} is a {family.Name()} model; this path takes Llama-family models only (use ResolveModelShape for GPT-2)");
         var config = LlamaConfig.Load(configPath);
         var layout = AdapterLayoutFactory.Create(job.Adapter, config, JobSource(job), configPath);
         if (job.Pipeline.Stages > config.NumHiddenLayers)

@@ -42,7 +42,7 @@ public sealed class SummaryCommandTests : IDisposable
         Assert.Equal(1_050_576, json.GetProperty("activation_bytes").GetInt64());
         Assert.Equal(192, json.GetProperty("adapter_sync_bytes").GetInt64());
         Assert.Equal(JsonValueKind.Null, json.GetProperty("eval_first").ValueKind);
-        Assert.Equal("n/a (cluster runs do not evaluate yet)", json.GetProperty("eval_note").GetString());
+        Assert.Equal("n/a (the run did not evaluate: data.eval_every is 0 or there is no eval split)", json.GetProperty("eval_note").GetString());
         Assert.Equal("""{"worker_lost":1,"recovered":1}""", json.GetProperty("recovery_events").GetRawText().Replace(" ", "").Replace("\n", ""));
         Assert.Equal(JsonValueKind.Null, json.GetProperty("adapter").ValueKind);
         Assert.Equal(0, json.GetProperty("plots").GetArrayLength());
@@ -51,7 +51,7 @@ public sealed class SummaryCommandTests : IDisposable
         Assert.Equal(0, code);
         var rows = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Contains(rows, r => r.StartsWith("train loss") && r.EndsWith("5.0000 (step 1) -> 3.0000 (step 3)"));
-        Assert.Contains(rows, r => r.StartsWith("eval loss") && r.EndsWith("n/a (cluster runs do not evaluate yet)"));
+        Assert.Contains(rows, r => r.StartsWith("eval loss") && r.EndsWith("n/a (the run did not evaluate: data.eval_every is 0 or there is no eval split)"));
         Assert.Contains(rows, r => r.StartsWith("activations") && r.EndsWith("1.00 MiB on the wire (1,050,576 B)"));
         Assert.Contains(rows, r => r.StartsWith("adapter sync") && r.EndsWith("192 B on the wire (192 B)"));
         Assert.Contains(rows, r => r.StartsWith("recovery") && r.EndsWith("1 worker_lost, 1 recovered"));

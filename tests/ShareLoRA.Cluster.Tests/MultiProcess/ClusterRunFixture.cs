@@ -18,10 +18,14 @@ public sealed class ClusterRunFixture : IDisposable
     {
         Folder = Directory.CreateTempSubdirectory("sharelora-mp-").FullName;
         DataFile = WriteData(Folder);
+        EvalFile = WriteEvalData(Folder);
     }
 
     public string Folder { get; }
     public string DataFile { get; }
+
+    /// <summary>5 held-out examples (3 eval batches of micro_batch_size 2, the last with one row).</summary>
+    public string EvalFile { get; }
 
     internal async Task<LocalCluster> ClusterAsync(int workers = 3)
     {
@@ -37,14 +41,16 @@ public sealed class ClusterRunFixture : IDisposable
 
     /// <summary>Writes a job file (small batches, few steps) and returns its path.</summary>
     public static string WriteJob(string folder, string name, string model, string data, string method, int stages, string schedule, int steps = 3,
-        string targets = "[\"q\", \"k\", \"v\", \"o\", \"gate\", \"up\", \"down\"]", int checkpointEvery = 250)
+        string targets = "[\"q\", \"k\", \"v\", \"o\", \"gate\", \"up\", \"down\"]", int checkpointEvery = 250,
+        string? evalData = null, int evalEvery = 0)
     {
         var path = Path.Combine(folder, name + ".json");
+        var eval = evalData is null ? "" : $", \"eval\": \"{evalData}\", \"eval_every\": {evalEvery}";
         File.WriteAllText(path, $$"""
             {
               "name": "{{name}}",
               "model": "{{model}}",
-              "data": { "train": "{{data}}", "source_max_len": 32, "target_max_len": 32 },
+              "data": { "train": "{{data}}", "source_max_len": 32, "target_max_len": 32{{eval}} },
               "adapter": { "method": "{{method}}", "rank": 4, "alpha": 8, "dropout": 0.1, "targets": {{targets}} },
               "optim": { "lr": 1e-2, "max_grad_norm": 0.5, "weight_decay": 0.01 },
               "batch": { "micro_batch_size": 2, "micro_batches": 3 },
@@ -85,6 +91,30 @@ public sealed class ClusterRunFixture : IDisposable
         File.WriteAllLines(path, lines);
         return path;
     }
+
+    // 5 examples unlike the training ones, in Alpaca JSONL.
+    private static string WriteEvalData(string folder)
+    {
+        var path = Path.Combine(folder, "eval.jsonl");
+        var words = new[] { "frog", "boat", "star", "cake", "rain" };
+        var lines = Enumerable.Range(0, words.Length).Select(i => JsonSerializer.Serialize(new
+        {
+            instruction = $"Write one line about a {words[i]}.",
+            input = "",
+            output = $"The {words[i]} was {(i % 2 == 0 ? "small and red" : "big")}.",
+        }));
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    /// <summary>The evaluations of a metrics.jsonl in file order: {"step": 0, "eval_loss"} and the step lines holding eval_loss.</summary>
+    public static List<(int Step, double Loss)> EvalLosses(string outputDirectory) =>
+        File.ReadAllLines(Path.Combine(outputDirectory, MetricsLog.FileName))
+            .Where(l => l.Length > 0)
+            .Select(l => JsonDocument.Parse(l).RootElement.Clone())
+            .Where(e => !e.TryGetProperty("event", out _) && e.TryGetProperty("eval_loss", out _))
+            .Select(e => (e.GetProperty("step").GetInt32(), e.GetProperty("eval_loss").GetDouble()))
+            .ToList();
 
     public void Dispose()
     {

@@ -1,5 +1,8 @@
+using System.Text.Json;
 using ShareLoRA.Model.Config;
+using ShareLoRA.Model.Gpt2;
 using ShareLoRA.TestSupport;
+using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Trainer;
 using static TorchSharp.torch;
 
@@ -61,6 +64,108 @@ public sealed class DistributedTrainingTests(ClusterRunFixture fixture) : IClass
             Assert.True(diff <= 1e-5, $"{name}: adapter tensor {expected.Name} differs by {diff:R} from the single-process run");
         }
         Assert.True(File.Exists(Path.Combine(fixture.Folder, name, "adapter", "adapter_model.safetensors")), "PEFT adapter missing");
+    }
+
+    [SkippableFact]
+    public async Task ClusterEvalLossesEqualTheSingleProcessRunsBitwiseAndMarkTheCheckpoints()
+    {
+        var model = SharedAssets.Stories260K;
+        var cluster = await fixture.ClusterAsync();
+        const string name = "eval-p2";
+        // eval_every 3 over 4 steps: before the first step, after step 3 and after the last (4).
+        var jobPath = ClusterRunFixture.WriteJob(fixture.Folder, name, model, fixture.DataFile, "share-a", 2, "1f1b", steps: 4,
+            checkpointEvery: 3, evalData: fixture.EvalFile, evalEvery: 3);
+        using (var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]))
+        {
+            int exit = submit.WaitForExit(JobTimeout);
+            Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
+            Assert.Contains("eval loss", submit.Output);
+        }
+        var outputDir = Path.Combine(fixture.Folder, name);
+        var referenceOutput = Path.Combine(fixture.Folder, name + "-reference");
+        LocalPipelineTrainer.Run(ClusterRunFixture.Load(jobPath, $"output={referenceOutput}"));
+
+        var expected = ClusterRunFixture.EvalLosses(referenceOutput);
+        var actual = ClusterRunFixture.EvalLosses(outputDir);
+        Assert.Equal([0, 3, 4], expected.Select(e => e.Step));
+        Assert.Equal(expected.Select(e => e.Step), actual.Select(e => e.Step));
+        for (int i = 0; i < expected.Count; i++)
+            Assert.True(expected[i].Loss.Equals(actual[i].Loss),
+                $"eval after step {expected[i].Step}: cluster {actual[i].Loss:R}, single-process {expected[i].Loss:R}");
+        Assert.NotEqual(expected[0].Loss, expected[^1].Loss); // training moved the eval loss
+        // The step-0 baseline is a line of its own, as the local trainer writes it.
+        var firstLine = File.ReadLines(Path.Combine(outputDir, MetricsLog.FileName)).First(l => l.Contains("eval_loss"));
+        Assert.Equal(File.ReadLines(Path.Combine(referenceOutput, MetricsLog.FileName)).First(l => l.Contains("eval_loss")), firstLine);
+
+        var clusterSteps = ClusterRunFixture.StepLines(outputDir);
+        var referenceSteps = ClusterRunFixture.StepLines(referenceOutput);
+        Assert.Equal(referenceSteps.Select(l => l.GetProperty("loss").GetDouble()), clusterSteps.Select(l => l.GetProperty("loss").GetDouble()));
+
+        // The checkpoints carry the eval loss of their step (what keeps the best one by eval loss).
+        foreach (var step in new[] { 3, 4 })
+        {
+            var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(outputDir, "checkpoints", $"step-{step:D6}", "manifest.json"))).RootElement;
+            Assert.Equal(actual.Single(e => e.Step == step).Loss, manifest.GetProperty("metrics").GetProperty("eval_loss").GetDouble());
+        }
+        using var clusterAdapter = ClusterRunFixture.LoadAdapter(outputDir);
+        using var referenceAdapter = ClusterRunFixture.LoadAdapter(referenceOutput);
+        foreach (var e in referenceAdapter.Parameters)
+        {
+            using var scope = NewDisposeScope();
+            Assert.True(eq(clusterAdapter.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal");
+        }
+    }
+
+    [SkippableFact]
+    public async Task AGpt2JobOnTwoStagesEqualsTheSingleProcessRunBitwiseAndExportsPeftOnCAttn()
+    {
+        var bpe = SharedAssets.RequireDirectory("tokenizers/gpt2");
+        var cluster = await fixture.ClusterAsync();
+        // A tiny random GPT2LMHeadModel as an HF checkpoint with the real GPT-2 BPE (its 50257 ids), on the shared disk
+        // every worker reads.
+        var model = Path.Combine(fixture.Folder, "gpt2-tiny");
+        if (!Directory.Exists(model))
+        {
+            using (var gpt2 = Gpt2Model.CreateRandom(new Gpt2Config(VocabSize: 50257, MaxPositions: 64, HiddenSize: 16, NumLayers: 4, NumHeads: 2, InnerSize: 32), seed: 11))
+                gpt2.Save(model);
+            foreach (var file in new[] { "vocab.json", "merges.txt" }) File.Copy(Path.Combine(bpe, file), Path.Combine(model, file));
+        }
+        const string name = "gpt2-p2";
+        var jobPath = ClusterRunFixture.WriteJob(fixture.Folder, name, model, fixture.DataFile, "share-a", 2, "1f1b",
+            targets: "[\"q\", \"v\", \"o\", \"down\"]", evalData: fixture.EvalFile, evalEvery: 2);
+        using (var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]))
+        {
+            int exit = submit.WaitForExit(JobTimeout);
+            Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
+        }
+        var outputDir = Path.Combine(fixture.Folder, name);
+        var referenceOutput = Path.Combine(fixture.Folder, name + "-reference");
+        LocalPipelineTrainer.Run(ClusterRunFixture.Load(jobPath, $"output={referenceOutput}"));
+
+        var clusterSteps = ClusterRunFixture.StepLines(outputDir);
+        var referenceSteps = ClusterRunFixture.StepLines(referenceOutput);
+        Assert.Equal(3, referenceSteps.Count);
+        Assert.Equal(referenceSteps.Select(l => l.GetProperty("loss").GetDouble()), clusterSteps.Select(l => l.GetProperty("loss").GetDouble()));
+        Assert.Equal(referenceSteps.Select(l => l.GetProperty("grad_norm").GetDouble()), clusterSteps.Select(l => l.GetProperty("grad_norm").GetDouble()));
+        Assert.NotEqual(referenceSteps[0].GetProperty("loss").GetDouble(), referenceSteps[^1].GetProperty("loss").GetDouble());
+        Assert.Equal(ClusterRunFixture.EvalLosses(referenceOutput), ClusterRunFixture.EvalLosses(outputDir));
+        Assert.Equal([0, 2, 3], ClusterRunFixture.EvalLosses(outputDir).Select(e => e.Step));
+
+        using (var clusterAdapter = ClusterRunFixture.LoadAdapter(outputDir))
+        using (var referenceAdapter = ClusterRunFixture.LoadAdapter(referenceOutput))
+        {
+            Assert.Equal(referenceAdapter.Parameters.Select(p => p.Name).Order(), clusterAdapter.Parameters.Select(p => p.Name).Order());
+            foreach (var e in referenceAdapter.Parameters)
+            {
+                using var scope = NewDisposeScope();
+                Assert.True(eq(clusterAdapter.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal");
+            }
+        }
+        // GPT-2's PEFT layout (one LoRA on the fused c_attn), written by the coordinator as by the local trainer: same bytes.
+        foreach (var file in new[] { "adapter_model.safetensors", "adapter_config.json" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(referenceOutput, "adapter", file)), File.ReadAllBytes(Path.Combine(outputDir, "adapter", file)));
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(outputDir, "adapter", "adapter_config.json")));
+        Assert.Contains("attn.c_attn", config.RootElement.GetProperty("target_modules").EnumerateArray().Select(e => e.GetString()));
     }
 
     [SkippableFact]

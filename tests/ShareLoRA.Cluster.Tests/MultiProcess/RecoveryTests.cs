@@ -30,7 +30,9 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         var clock = Stopwatch.StartNew();
         using var cluster = await StartClusterAsync(3);
         double clockStart = clock.Elapsed.TotalSeconds;
-        var jobPath = ClusterRunFixture.WriteJob(Folder, "spare", model, _data.DataFile, "share-a", 2, "1f1b", steps: 8, checkpointEvery: 3);
+        // Evaluating every 2 steps: the kill after step 4 rewinds to step 3, so step 4's evaluation is redone once.
+        var jobPath = ClusterRunFixture.WriteJob(Folder, "spare", model, _data.DataFile, "share-a", 2, "1f1b", steps: 8, checkpointEvery: 3,
+            evalData: _data.EvalFile, evalEvery: 2);
         var outputDir = Path.Combine(Folder, "spare");
 
         using var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait");
@@ -49,6 +51,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
 
         var reference = RunReference(jobPath, "spare", stages: 2);
         AssertStepsEqual(reference, outputDir, tolerance: 0);
+        AssertEvalsEqual(reference, outputDir, [0, 2, 4, 6, 8]);
         AssertAdapterEqual(reference, outputDir, tolerance: 0);
     }
 
@@ -83,7 +86,8 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
     {
         var model = SharedAssets.Stories260K;
         var name = corruptNewest ? "resume-corrupt" : "resume";
-        var jobPath = ClusterRunFixture.WriteJob(Folder, name, model, _data.DataFile, "share-a", 2, "1f1b", steps: 9, checkpointEvery: 3);
+        var jobPath = ClusterRunFixture.WriteJob(Folder, name, model, _data.DataFile, "share-a", 2, "1f1b", steps: 9, checkpointEvery: 3,
+            evalData: _data.EvalFile, evalEvery: 3);
         var outputDir = Path.Combine(Folder, name);
         var checkpoints = Path.Combine(outputDir, "checkpoints");
 
@@ -133,6 +137,8 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
 
         var reference = RunReference(jobPath, name, stages: 2);
         AssertStepsEqual(reference, outputDir, tolerance: 0);
+        // The resumed run does not evaluate step 0 again: one baseline line, then one evaluation per due step.
+        AssertEvalsEqual(reference, outputDir, [0, 3, 6, 9]);
         AssertAdapterEqual(reference, outputDir, tolerance: 0);
     }
 
@@ -278,6 +284,17 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
             if (tolerance == 0) Assert.True(expected.Equals(actual), $"step {i + 1}: cluster loss {actual:R}, single-process {expected:R}");
             else Assert.True(Math.Abs(actual - expected) <= tolerance * Math.Abs(expected), $"step {i + 1}: cluster loss {actual:R}, single-process {expected:R}");
         }
+    }
+
+    // The evaluations once each at the expected steps, bitwise equal to the single-process run's (same P).
+    private static void AssertEvalsEqual(string referenceDir, string clusterDir, int[] steps)
+    {
+        var expected = ClusterRunFixture.EvalLosses(referenceDir);
+        var actual = ClusterRunFixture.EvalLosses(clusterDir);
+        Assert.Equal(steps, expected.Select(e => e.Step));
+        Assert.Equal(steps, actual.Select(e => e.Step));
+        for (int i = 0; i < steps.Length; i++)
+            Assert.True(expected[i].Loss.Equals(actual[i].Loss), $"eval after step {steps[i]}: cluster {actual[i].Loss:R}, single-process {expected[i].Loss:R}");
     }
 
     private static void AssertAdapterEqual(string referenceDir, string clusterDir, double tolerance)

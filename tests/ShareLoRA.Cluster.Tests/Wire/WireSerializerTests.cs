@@ -34,7 +34,7 @@ public sealed class WireSerializerTests : IDisposable
         [typeof(CoordinatorProtocol.JobRejected)] = new CoordinatorProtocol.JobRejected("job x-1 is Running"),
         [typeof(CoordinatorProtocol.GetJobStatus)] = new CoordinatorProtocol.GetJobStatus(),
         [typeof(JobStatus)] = new JobStatus("x-1", "x", JobStatus.Running, "step 2/30", 2, 30, 3.25, 1234.5,
-            [new StageStatus(0, "akka.tcp://sharelora@10.0.0.2:4100", 0, 3, "cuda:0"), new StageStatus(1, "akka.tcp://sharelora@10.0.0.3:4100", 3, 5, "cpu")], "/runs/x"),
+            [new StageStatus(0, "akka.tcp://sharelora@10.0.0.2:4100", 0, 3, "cuda:0"), new StageStatus(1, "akka.tcp://sharelora@10.0.0.3:4100", 3, 5, "cpu")], "/runs/x", 3.5, 2),
         [typeof(CoordinatorProtocol.StageReady)] = new CoordinatorProtocol.StageReady("x-1", 1, null!, "akka.tcp://sharelora@10.0.0.3:4100", "cpu",
             new DataPlaneAddress("10.0.0.3", 45001, "AB")),
         [typeof(CoordinatorProtocol.StageConnected)] = new CoordinatorProtocol.StageConnected("x-1", 1),
@@ -56,6 +56,8 @@ public sealed class WireSerializerTests : IDisposable
         [typeof(StageProtocol.RestoreState)] = new StageProtocol.RestoreState("x-1-a2", 1, 3, new StatePart(
             new Dictionary<string, TensorPayload> { ["shared.q.A"] = new TensorPayload([1], "f32", [0, 0, 128, 63]) }, [])),
         [typeof(StageProtocol.CollectState)] = new StageProtocol.CollectState("x-1-a2", 6),
+        [typeof(StageProtocol.RunEval)] = new StageProtocol.RunEval("x-1", 4, 1, 2, 3, [new StageProtocol.MicroBatchData(1, 3, null, [-100, 5, 6], [1, 1, 0])]),
+        [typeof(CoordinatorProtocol.EvalPartial)] = new CoordinatorProtocol.EvalPartial("x-1", 4, 1, 12.5, 40, 0.25, 8192),
     };
 
     public static TheoryData<string> Manifests()

@@ -90,7 +90,7 @@ public sealed class Gpt2TrainJobTests
         var classifier = Assert.Throws<JobConfigException>(() => LocalPipelineTrainer.ResolveModelShape(Job(folder, roberta, "share-a", 1, output)));
         Assert.Contains("sharelora glue", classifier.Message);
 
-        // The Llama-only entry point (the cluster's, today) says so instead of failing on a Llama field.
+        // The Llama-only entry point says so instead of failing on a Llama field.
         var llamaOnly = Assert.Throws<JobConfigException>(() => LocalPipelineTrainer.ResolveModel(Job(folder, gpt2, "share-a", 1, output)));
         Assert.Contains("is a gpt2 model", llamaOnly.Message);
         Assert.DoesNotContain('\n', llamaOnly.Message);
