@@ -1,0 +1,144 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Tools.Client;
+using ShareLoRA.Cluster.Config;
+using ShareLoRA.Cluster.Security;
+using ShareLoRA.Cluster.Status;
+using ShareLoRA.Model.Config;
+using ShareLoRA.Training.Evaluation;
+
+namespace ShareLoRA.Cluster.Evaluation;
+
+/// <summary>
+/// <see cref="IEvaluationModel"/> on a model split across the workers of a running cluster: a short-lived non-member
+/// ActorSystem opens an <see cref="EvalSession"/> at the seed (through its ClusterClientReceptionist, as `status` and
+/// `submit` do) and then sends each forward pass to the session directly. The evaluators run unchanged on top, and get
+/// the single-process numbers: the stages run the same <see cref="EvaluationStage"/> code on fp32 activations.
+/// Dispose closes the session, which stops the stages; if this process dies instead, the session sees its watch actor
+/// terminate and stops them too.
+/// </summary>
+public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
+{
+    private readonly ActorSystem _system;
+    private readonly IActorRef _session;
+    private readonly HostPort _seed;
+    private readonly TimeSpan _requestTimeout;
+    private long _requests, _decodings;
+
+    private ClusterEvaluationModel(ActorSystem system, IActorRef session, HostPort seed, LlamaConfig config, TimeSpan requestTimeout,
+        EvalProtocol.SessionOpened opened)
+    {
+        _system = system;
+        _session = session;
+        _seed = seed;
+        Config = config;
+        _requestTimeout = requestTimeout;
+        Stages = opened.Workers.Select((w, i) => (w, opened.FirstLayers[i], opened.EndLayers[i])).ToArray();
+    }
+
+    public LlamaConfig Config { get; }
+
+    /// <summary>Per stage: the worker's address and its layer range [FirstLayer, EndLayer).</summary>
+    public IReadOnlyList<(string Worker, int FirstLayer, int EndLayer)> Stages { get; }
+
+    /// <summary>
+    /// Opens a session over up to <paramref name="stages"/> Up workers (null = every Up worker, at most one per layer).
+    /// <paramref name="modelDir"/> and <paramref name="adapterDir"/> must exist at the same paths on the workers;
+    /// <paramref name="config"/> is the model's config.json as read here (positions, vocabulary, layer count). Throws
+    /// <see cref="TimeoutException"/> when the seed does not answer and <see cref="InvalidOperationException"/> with the
+    /// cluster's one-line reason when the session cannot start.
+    /// </summary>
+    public static async Task<ClusterEvaluationModel> OpenAsync(HostPort seed, string modelDir, string? adapterDir, int? stages, LlamaConfig config,
+        ClusterTls? tls = null, TimeSpan? openTimeout = null, TimeSpan? requestTimeout = null, TimeSpan? idleTimeout = null)
+    {
+        var config0 = ClusterConfig.ForClient(StatusClient.LocalHostToward(seed.Host), tls != null)
+            .WithFallback(ClusterClientReceptionist.DefaultConfig());
+        var system = AkkaTls.CreateSystem(ClusterConfig.SystemName + "-eval", config0, tls, rejections: null);
+        try
+        {
+            var receptionist = ActorPath.Parse(ClusterConfig.AddressOf(seed, tls != null) + "/system/receptionist");
+            var settings = ClusterClientSettings.Create(system).WithInitialContacts(ImmutableHashSet.Create(receptionist));
+            var client = system.ActorOf(ClusterClient.Props(settings), "client");
+            // Lives as long as this client: the session watches it to notice a client that disappears without closing.
+            var watched = system.ActorOf(Props.Create(() => new Lifeline()), "eval-client");
+            var timeout = openTimeout ?? TimeSpan.FromMinutes(5);
+            var open = new EvalProtocol.OpenSession(modelDir, adapterDir, stages ?? config.NumHiddenLayers, config.NumHiddenLayers, watched,
+                (idleTimeout ?? TimeSpan.FromMinutes(10)).TotalSeconds);
+            object answer;
+            try
+            {
+                answer = await client.Ask<object>(new ClusterClient.Send(EvalService.Path, open, localAffinity: true), timeout).ConfigureAwait(false);
+            }
+            catch (AskTimeoutException)
+            {
+                throw new TimeoutException(AkkaTls.IsTlsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason)
+                    ? $"no answer from {seed}: the TLS handshake failed (is --cert issued by the cluster's CA, and --ca the CA that issued the seed's certificate?)"
+                    : $"no evaluation session from a cluster at {seed} within {timeout.TotalSeconds:0} s (is a seed running there? is --seed right? " +
+                      "a cluster running TLS answers only with --cert and --ca)");
+            }
+            return answer switch
+            {
+                EvalProtocol.SessionOpened opened => new ClusterEvaluationModel(system, opened.Session, seed, config,
+                    requestTimeout ?? TimeSpan.FromMinutes(10), opened),
+                EvalProtocol.SessionFailed failed => throw new InvalidOperationException($"the cluster at {seed} could not start the evaluation: {failed.Reason}"),
+                _ => throw new InvalidOperationException($"unexpected answer from the cluster at {seed}: {answer.GetType().Name}"),
+            };
+        }
+        catch
+        {
+            await Task.WhenAny(system.Terminate(), Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public EvaluationResult Run(EvaluationRequest request) => Send(request, decodeId: 0, capacity: 0);
+
+    public IGreedyDecoder StartDecoding(int capacity) => new Decoder(this, Interlocked.Increment(ref _decodings), capacity);
+
+    private EvaluationResult Send(EvaluationRequest request, long decodeId, int capacity)
+    {
+        if (request.Problem(Config.VocabSize, Config.MaxPositionEmbeddings) is { } problem) throw new ArgumentException(problem);
+        long id = Interlocked.Increment(ref _requests);
+        object answer;
+        try
+        {
+            answer = _session.Ask<object>(new EvalProtocol.Forward(id, EvalProtocol.RequestData.From(request), decodeId, capacity), _requestTimeout)
+                .GetAwaiter().GetResult();
+        }
+        catch (AskTimeoutException)
+        {
+            throw new TimeoutException($"no answer from the evaluation session at {_seed} within {_requestTimeout.TotalSeconds:0} s (did the seed stop?)");
+        }
+        return answer switch
+        {
+            EvalProtocol.Result r => new EvaluationResult(r.Values, r.NextToken),
+            EvalProtocol.RequestFailed f => throw new InvalidOperationException($"evaluation through the cluster at {_seed} failed: {f.Reason}"),
+            _ => throw new InvalidOperationException($"unexpected answer from the evaluation session: {answer.GetType().Name}"),
+        };
+    }
+
+    public void Dispose()
+    {
+        _session.Tell(new EvalProtocol.CloseSession());
+        // Give the close a moment to leave before the association goes down with the system.
+        Thread.Sleep(200);
+        Task.WhenAny(_system.Terminate(), Task.Delay(TimeSpan.FromSeconds(5))).GetAwaiter().GetResult();
+    }
+
+    private sealed class Decoder(ClusterEvaluationModel owner, long id, int capacity) : IGreedyDecoder
+    {
+        private int _length;
+
+        public int Next(IReadOnlyList<int> tokens)
+        {
+            var result = owner.Send(EvaluationRequest.ForGreedyStep(tokens, _length), id, capacity);
+            _length += tokens.Count;
+            return result.NextToken;
+        }
+
+        public void Dispose() => owner._session.Tell(new EvalProtocol.EndDecoding(id));
+    }
+
+    /// <summary>An actor that does nothing but exist; its termination tells the session the client is gone.</summary>
+    private sealed class Lifeline : ReceiveActor;
+}
