@@ -119,9 +119,15 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
 
     public void Dispose()
     {
-        _session.Tell(new EvalProtocol.CloseSession());
-        // Give the close a moment to leave before the association goes down with the system.
-        Thread.Sleep(200);
+        try
+        {
+            // Waited for: a Tell could still sit in the outbound queue when the system below terminates.
+            _session.Ask<EvalProtocol.SessionClosed>(new EvalProtocol.CloseSession(), TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            // The session is gone or unreachable; it stops its stages when it notices this client is gone.
+        }
         Task.WhenAny(_system.Terminate(), Task.Delay(TimeSpan.FromSeconds(5))).GetAwaiter().GetResult();
     }
 

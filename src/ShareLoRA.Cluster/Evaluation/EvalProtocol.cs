@@ -88,9 +88,13 @@ public static class EvalProtocol
     [MessagePackObject]
     public sealed record EndDecoding([property: Key(0)] long DecodeId) : IClusterMessage;
 
-    /// <summary>Client to session: the evaluation is done; stop the stages.</summary>
+    /// <summary>Client to session: the evaluation is done; stop the stages. Answered by <see cref="SessionClosed"/>.</summary>
     [MessagePackObject]
     public sealed record CloseSession : IClusterMessage;
+
+    /// <summary>The session has told its stages to stop and is ending.</summary>
+    [MessagePackObject]
+    public sealed record SessionClosed : IClusterMessage;
 
     /// <summary>Stage to session: loaded; <paramref name="Listener"/> is where the previous stage connects (null on stage 0).</summary>
     [MessagePackObject]

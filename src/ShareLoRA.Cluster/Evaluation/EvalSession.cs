@@ -139,7 +139,8 @@ public sealed class EvalSession : ReceiveActor
         Receive<EvalProtocol.CloseSession>(_ =>
         {
             _log.Info("eval session {0}: closed by the client", _id);
-            Context.Stop(Self);
+            Context.Stop(Self); // PostStop stops the stages
+            Sender.Tell(new EvalProtocol.SessionClosed());
         });
         Receive<Terminated>(t =>
         {

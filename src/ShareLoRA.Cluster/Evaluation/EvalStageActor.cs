@@ -177,5 +177,6 @@ public sealed class EvalStageActor : ReceiveActor
         _caches.Clear();
         _stage?.Dispose();
         _stage = null;
+        _log.Info("eval stage {0} of session {1} stopped", _spec.StageIndex, _spec.SessionId);
     }
 }

@@ -48,6 +48,7 @@ public static class WireMessageTypes
         ("eval.request-failed", typeof(EvalProtocol.RequestFailed)),
         ("eval.end-decoding", typeof(EvalProtocol.EndDecoding)),
         ("eval.close", typeof(EvalProtocol.CloseSession)),
+        ("eval.closed", typeof(EvalProtocol.SessionClosed)),
         ("eval.stage-ready", typeof(EvalProtocol.StageReady)),
         ("eval.stage-failed", typeof(EvalProtocol.StageFailed)),
         ("eval.stage-connect", typeof(EvalProtocol.ConnectStage)),
