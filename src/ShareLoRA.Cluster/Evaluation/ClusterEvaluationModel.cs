@@ -23,13 +23,16 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
     private readonly IActorRef _session;
     private readonly HostPort _seed;
     private readonly TimeSpan _requestTimeout;
+    private readonly Task<string> _ended;
     private long _requests, _decodings;
 
     private ClusterEvaluationModel(ActorSystem system, IActorRef session, HostPort seed, LlamaConfig config, TimeSpan requestTimeout,
-        EvalProtocol.SessionOpened opened)
+        EvalProtocol.SessionOpened opened, IActorRef lifeline, Lifeline.Ending ending)
     {
         _system = system;
         _session = session;
+        _ended = ending.Reason.Task;
+        lifeline.Tell(new Lifeline.WatchSession(session));
         _seed = seed;
         Config = config;
         _requestTimeout = requestTimeout;
@@ -60,7 +63,8 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
             var settings = ClusterClientSettings.Create(system).WithInitialContacts(ImmutableHashSet.Create(receptionist));
             var client = system.ActorOf(ClusterClient.Props(settings), "client");
             // Lives as long as this client: the session watches it to notice a client that disappears without closing.
-            var watched = system.ActorOf(Props.Create(() => new Lifeline()), "eval-client");
+            var ending = new Lifeline.Ending();
+            var watched = system.ActorOf(Props.Create(() => new Lifeline(ending)), "eval-client");
             var timeout = openTimeout ?? TimeSpan.FromMinutes(5);
             var open = new EvalProtocol.OpenSession(modelDir, adapterDir, stages ?? config.NumHiddenLayers, config.NumHiddenLayers, watched,
                 (idleTimeout ?? TimeSpan.FromMinutes(10)).TotalSeconds);
@@ -79,7 +83,7 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
             return answer switch
             {
                 EvalProtocol.SessionOpened opened => new ClusterEvaluationModel(system, opened.Session, seed, config,
-                    requestTimeout ?? TimeSpan.FromMinutes(10), opened),
+                    requestTimeout ?? TimeSpan.FromMinutes(10), opened, watched, ending),
                 EvalProtocol.SessionFailed failed => throw new InvalidOperationException($"the cluster at {seed} could not start the evaluation: {failed.Reason}"),
                 _ => throw new InvalidOperationException($"unexpected answer from the cluster at {seed}: {answer.GetType().Name}"),
             };
@@ -99,11 +103,15 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
     {
         if (request.Problem(Config.VocabSize, Config.MaxPositionEmbeddings) is { } problem) throw new ArgumentException(problem);
         long id = Interlocked.Increment(ref _requests);
+        if (_ended.IsCompleted) throw new InvalidOperationException($"evaluation through the cluster at {_seed} failed: {_ended.Result}");
         object answer;
         try
         {
-            answer = _session.Ask<object>(new EvalProtocol.Forward(id, EvalProtocol.RequestData.From(request), decodeId, capacity), _requestTimeout)
-                .GetAwaiter().GetResult();
+            var ask = _session.Ask<object>(new EvalProtocol.Forward(id, EvalProtocol.RequestData.From(request), decodeId, capacity), _requestTimeout);
+            // A session that ends between requests answers nothing more: its notice (or its death) ends the wait at once.
+            if (Task.WhenAny(ask, _ended).GetAwaiter().GetResult() != ask)
+                throw new InvalidOperationException($"evaluation through the cluster at {_seed} failed: {_ended.Result}");
+            answer = ask.GetAwaiter().GetResult();
         }
         catch (AskTimeoutException)
         {
@@ -145,6 +153,25 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
         public void Dispose() => owner._session.Tell(new EvalProtocol.EndDecoding(id));
     }
 
-    /// <summary>An actor that does nothing but exist; its termination tells the session the client is gone.</summary>
-    private sealed class Lifeline : ReceiveActor;
+    /// <summary>
+    /// This client's presence for the session (which watches it: its termination tells the session the client is gone),
+    /// and the client's ear for the session's end: a <see cref="EvalProtocol.SessionFailed"/> notice, or the session's
+    /// death (seed stopped or unreachable), completes <see cref="Ending.Reason"/>.
+    /// </summary>
+    private sealed class Lifeline : ReceiveActor
+    {
+        public sealed class Ending
+        {
+            public TaskCompletionSource<string> Reason { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        public sealed record WatchSession(IActorRef Session);
+
+        public Lifeline(Ending ending)
+        {
+            Receive<WatchSession>(m => Context.Watch(m.Session));
+            Receive<EvalProtocol.SessionFailed>(m => ending.Reason.TrySetResult(m.Reason));
+            Receive<Terminated>(_ => ending.Reason.TrySetResult("the evaluation session ended (the seed stopped or became unreachable)"));
+        }
+    }
 }

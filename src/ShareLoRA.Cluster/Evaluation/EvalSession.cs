@@ -128,6 +128,7 @@ public sealed class EvalSession : ReceiveActor
         Receive<ReceiveTimeout>(_ =>
         {
             _log.Warning("eval session {0}: no request for {1:0} s; closing", _id, _open.IdleTimeoutSeconds);
+            _open.Client.Tell(new EvalProtocol.SessionFailed($"the session was closed after {_open.IdleTimeoutSeconds:0} s without a request"));
             Context.Stop(Self);
         });
         Common();
@@ -155,11 +156,13 @@ public sealed class EvalSession : ReceiveActor
         });
     }
 
-    // Answers the opener (while starting) or every pending request, then ends the session.
+    // Answers the opener (while starting) or every pending request, tells the client (which may be between requests),
+    // then ends the session.
     private void Refuse(string reason)
     {
         _log.Error("eval session {0} failed: {1}", _id, reason);
         if (_connected < _ready.Length || _ready.Length == 0) _opener.Tell(new EvalProtocol.SessionFailed(reason));
+        else _open.Client.Tell(new EvalProtocol.SessionFailed(reason));
         foreach (var (requestId, requester) in _pending) requester.Tell(new EvalProtocol.RequestFailed(requestId, reason));
         _pending.Clear();
         Context.Stop(Self);
