@@ -44,7 +44,7 @@ public static class EvalCommand
             data, shots, subjects, limit, batch, json, predictions,
         };
         foreach (var o in source.All) command.Options.Add(o);
-        command.SetAction(parse =>
+        command.SetAction(parse => EvalModelArguments.Guard(() =>
         {
             int k = parse.GetValue(shots);
             if (k < 0) throw new UserError($"--shots must be >= 0 (got {k})");
@@ -111,7 +111,7 @@ public static class EvalCommand
                     (truncatedPrompts > 0 ? $"; {truncatedPrompts} prompts cut from the left" : "") + ")");
             }
             return 0;
-        });
+        }));
         return command;
     }
 
@@ -130,7 +130,7 @@ public static class EvalCommand
             data, format, maxLen, batch, json,
         };
         foreach (var o in source.All) command.Options.Add(o);
-        command.SetAction(parse =>
+        command.SetAction(parse => EvalModelArguments.Guard(() =>
         {
             int batchSize = parse.GetValue(batch);
             if (batchSize < 1) throw new UserError($"--batch-size must be >= 1 (got {batchSize})");
@@ -166,7 +166,7 @@ public static class EvalCommand
                     (result.Truncated > 0 ? $" ({result.Truncated} sequences truncated to --max-len {length})" : ""));
             }
             return 0;
-        });
+        }));
         return command;
     }
 
@@ -188,7 +188,7 @@ public static class EvalCommand
             data, shots, shotsFile, limit, maxNew, json, predictions,
         };
         foreach (var o in source.All) command.Options.Add(o);
-        command.SetAction(parse =>
+        command.SetAction(parse => EvalModelArguments.Guard(() =>
         {
             int k = parse.GetValue(shots);
             if (k < 0) throw new UserError($"--shots must be >= 0 (got {k})");
@@ -248,7 +248,7 @@ public static class EvalCommand
                     $"gsm8k {report.Shots}-shot: accuracy {report.Accuracy:F4} ({report.Correct}/{report.N})"));
             }
             return 0;
-        });
+        }));
         return command;
     }
 

@@ -75,7 +75,7 @@ internal sealed class EvalModelArguments
                 remote.Stages.Select((s, i) => $"stage {i} layers {s.FirstLayer}-{s.EndLayer - 1} on {s.Worker}")));
             return new EvalModel(remote, tokenizer, [remote, tokenizer]);
         }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException or FileNotFoundException)
+        catch (Exception e) when (e is ClusterEvaluationException or FileNotFoundException)
         {
             tokenizer.Dispose();
             throw new UserError(e.Message);
@@ -85,6 +85,13 @@ internal sealed class EvalModelArguments
             tokenizer.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Runs a command's action; a cluster failure mid-evaluation becomes the usual one-line error.</summary>
+    public static int Guard(Func<int> action)
+    {
+        try { return action(); }
+        catch (ClusterEvaluationException e) { throw new UserError(e.Message); }
     }
 
     private static EvalModel Local(string dir, string? adapterDir)

@@ -48,8 +48,8 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
     /// Opens a session over up to <paramref name="stages"/> Up workers (null = every Up worker, at most one per layer).
     /// <paramref name="modelDir"/> and <paramref name="adapterDir"/> must exist at the same paths on the workers;
     /// <paramref name="config"/> is the model's config.json as read here (positions, vocabulary, layer count). Throws
-    /// <see cref="TimeoutException"/> when the seed does not answer and <see cref="InvalidOperationException"/> with the
-    /// cluster's one-line reason when the session cannot start.
+    /// <see cref="ClusterEvaluationException"/> when the seed does not answer or the session cannot start (with the
+    /// cluster's one-line reason); requests fail the same way when the session ends.
     /// </summary>
     public static async Task<ClusterEvaluationModel> OpenAsync(HostPort seed, string modelDir, string? adapterDir, int? stages, LlamaConfig config,
         ClusterTls? tls = null, TimeSpan? openTimeout = null, TimeSpan? requestTimeout = null, TimeSpan? idleTimeout = null)
@@ -75,7 +75,7 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
             }
             catch (AskTimeoutException)
             {
-                throw new TimeoutException(AkkaTls.IsTlsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason)
+                throw new ClusterEvaluationException(AkkaTls.IsTlsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason)
                     ? $"no answer from {seed}: the TLS handshake failed (is --cert issued by the cluster's CA, and --ca the CA that issued the seed's certificate?)"
                     : $"no evaluation session from a cluster at {seed} within {timeout.TotalSeconds:0} s (is a seed running there? is --seed right? " +
                       "a cluster running TLS answers only with --cert and --ca)");
@@ -84,8 +84,8 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
             {
                 EvalProtocol.SessionOpened opened => new ClusterEvaluationModel(system, opened.Session, seed, config,
                     requestTimeout ?? TimeSpan.FromMinutes(10), opened, watched, ending),
-                EvalProtocol.SessionFailed failed => throw new InvalidOperationException($"the cluster at {seed} could not start the evaluation: {failed.Reason}"),
-                _ => throw new InvalidOperationException($"unexpected answer from the cluster at {seed}: {answer.GetType().Name}"),
+                EvalProtocol.SessionFailed failed => throw new ClusterEvaluationException($"the cluster at {seed} could not start the evaluation: {failed.Reason}"),
+                _ => throw new ClusterEvaluationException($"unexpected answer from the cluster at {seed}: {answer.GetType().Name}"),
             };
         }
         catch
@@ -103,25 +103,25 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
     {
         if (request.Problem(Config.VocabSize, Config.MaxPositionEmbeddings) is { } problem) throw new ArgumentException(problem);
         long id = Interlocked.Increment(ref _requests);
-        if (_ended.IsCompleted) throw new InvalidOperationException($"evaluation through the cluster at {_seed} failed: {_ended.Result}");
+        if (_ended.IsCompleted) throw new ClusterEvaluationException($"evaluation through the cluster at {_seed} failed: {_ended.Result}");
         object answer;
         try
         {
             var ask = _session.Ask<object>(new EvalProtocol.Forward(id, EvalProtocol.RequestData.From(request), decodeId, capacity), _requestTimeout);
             // A session that ends between requests answers nothing more: its notice (or its death) ends the wait at once.
             if (Task.WhenAny(ask, _ended).GetAwaiter().GetResult() != ask)
-                throw new InvalidOperationException($"evaluation through the cluster at {_seed} failed: {_ended.Result}");
+                throw new ClusterEvaluationException($"evaluation through the cluster at {_seed} failed: {_ended.Result}");
             answer = ask.GetAwaiter().GetResult();
         }
         catch (AskTimeoutException)
         {
-            throw new TimeoutException($"no answer from the evaluation session at {_seed} within {_requestTimeout.TotalSeconds:0} s (did the seed stop?)");
+            throw new ClusterEvaluationException($"no answer from the evaluation session at {_seed} within {_requestTimeout.TotalSeconds:0} s (did the seed stop?)");
         }
         return answer switch
         {
             EvalProtocol.Result r => new EvaluationResult(r.Values, r.NextToken),
-            EvalProtocol.RequestFailed f => throw new InvalidOperationException($"evaluation through the cluster at {_seed} failed: {f.Reason}"),
-            _ => throw new InvalidOperationException($"unexpected answer from the evaluation session: {answer.GetType().Name}"),
+            EvalProtocol.RequestFailed f => throw new ClusterEvaluationException($"evaluation through the cluster at {_seed} failed: {f.Reason}"),
+            _ => throw new ClusterEvaluationException($"unexpected answer from the evaluation session: {answer.GetType().Name}"),
         };
     }
 
