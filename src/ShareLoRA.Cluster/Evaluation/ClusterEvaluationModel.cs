@@ -51,8 +51,11 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
     /// <see cref="ClusterEvaluationException"/> when the seed does not answer or the session cannot start (with the
     /// cluster's one-line reason); requests fail the same way when the session ends.
     /// </summary>
+    /// <param name="contactTimeout">How long to wait for the seed to acknowledge the request (default 30 s).</param>
+    /// <param name="openTimeout">How long the stages may take to load once acknowledged (default 10 min: big models).</param>
     public static async Task<ClusterEvaluationModel> OpenAsync(HostPort seed, string modelDir, string? adapterDir, int? stages, LlamaConfig config,
-        ClusterTls? tls = null, TimeSpan? openTimeout = null, TimeSpan? requestTimeout = null, TimeSpan? idleTimeout = null)
+        ClusterTls? tls = null, TimeSpan? contactTimeout = null, TimeSpan? openTimeout = null, TimeSpan? requestTimeout = null,
+        TimeSpan? idleTimeout = null)
     {
         var config0 = ClusterConfig.ForClient(StatusClient.LocalHostToward(seed.Host), tls != null)
             .WithFallback(ClusterClientReceptionist.DefaultConfig());
@@ -62,30 +65,30 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
             var receptionist = ActorPath.Parse(ClusterConfig.AddressOf(seed, tls != null) + "/system/receptionist");
             var settings = ClusterClientSettings.Create(system).WithInitialContacts(ImmutableHashSet.Create(receptionist));
             var client = system.ActorOf(ClusterClient.Props(settings), "client");
-            // Lives as long as this client: the session watches it to notice a client that disappears without closing.
+            // Lives as long as this client: the session watches it to notice a client that disappears without closing,
+            // and answers it directly (the receptionist's reply tunnel closes after 30 s, shorter than loading a big model).
             var ending = new Lifeline.Ending();
-            var watched = system.ActorOf(Props.Create(() => new Lifeline(ending)), "eval-client");
-            var timeout = openTimeout ?? TimeSpan.FromMinutes(5);
-            var open = new EvalProtocol.OpenSession(modelDir, adapterDir, stages ?? config.NumHiddenLayers, config.NumHiddenLayers, watched,
+            var lifeline = system.ActorOf(Props.Create(() => new Lifeline(ending)), "eval-client");
+            var open = new EvalProtocol.OpenSession(modelDir, adapterDir, stages ?? config.NumHiddenLayers, config.NumHiddenLayers, lifeline,
                 (idleTimeout ?? TimeSpan.FromMinutes(10)).TotalSeconds);
-            object answer;
-            try
-            {
-                answer = await client.Ask<object>(new ClusterClient.Send(EvalService.Path, open, localAffinity: true), timeout).ConfigureAwait(false);
-            }
-            catch (AskTimeoutException)
-            {
+            client.Tell(new ClusterClient.Send(EvalService.Path, open, localAffinity: true), lifeline);
+
+            var contact = contactTimeout ?? TimeSpan.FromSeconds(30);
+            var first = await Task.WhenAny(ending.Started.Task, ending.Outcome.Task, Task.Delay(contact)).ConfigureAwait(false);
+            if (first != ending.Started.Task && first != ending.Outcome.Task)
                 throw new ClusterEvaluationException(AkkaTls.IsTlsHandshakeFailure(CoordinatedShutdown.Get(system).ShutdownReason)
                     ? $"no answer from {seed}: the TLS handshake failed (is --cert issued by the cluster's CA, and --ca the CA that issued the seed's certificate?)"
-                    : $"no evaluation session from a cluster at {seed} within {timeout.TotalSeconds:0} s (is a seed running there? is --seed right? " +
+                    : $"no answer from a cluster at {seed} within {contact.TotalSeconds:0} s (is a seed running there? is --seed right? " +
                       "a cluster running TLS answers only with --cert and --ca)");
-            }
-            return answer switch
+            var load = openTimeout ?? TimeSpan.FromMinutes(10);
+            if (await Task.WhenAny(ending.Outcome.Task, Task.Delay(load)).ConfigureAwait(false) != ending.Outcome.Task)
+                throw new ClusterEvaluationException($"the cluster at {seed} did not load the evaluation stages within {load.TotalMinutes:0} minutes");
+            return ending.Outcome.Task.Result switch
             {
                 EvalProtocol.SessionOpened opened => new ClusterEvaluationModel(system, opened.Session, seed, config,
-                    requestTimeout ?? TimeSpan.FromMinutes(10), opened, watched, ending),
+                    requestTimeout ?? TimeSpan.FromMinutes(10), opened, lifeline, ending),
                 EvalProtocol.SessionFailed failed => throw new ClusterEvaluationException($"the cluster at {seed} could not start the evaluation: {failed.Reason}"),
-                _ => throw new ClusterEvaluationException($"unexpected answer from the cluster at {seed}: {answer.GetType().Name}"),
+                var other => throw new ClusterEvaluationException($"unexpected answer from the cluster at {seed}: {other.GetType().Name}"),
             };
         }
         catch
@@ -155,13 +158,16 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
 
     /// <summary>
     /// This client's presence for the session (which watches it: its termination tells the session the client is gone),
-    /// and the client's ear for the session's end: a <see cref="EvalProtocol.SessionFailed"/> notice, or the session's
-    /// death (seed stopped or unreachable), completes <see cref="Ending.Reason"/>.
+    /// and the client's ear: the session's acknowledgement (<see cref="Ending.Started"/>), its opening or refusal
+    /// (<see cref="Ending.Outcome"/>), and later its end — a <see cref="EvalProtocol.SessionFailed"/> notice, or its death
+    /// (seed stopped or unreachable) — in <see cref="Ending.Reason"/>.
     /// </summary>
     private sealed class Lifeline : ReceiveActor
     {
         public sealed class Ending
         {
+            public TaskCompletionSource<EvalProtocol.SessionStarting> Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            public TaskCompletionSource<object> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
             public TaskCompletionSource<string> Reason { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         }
 
@@ -169,8 +175,13 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
 
         public Lifeline(Ending ending)
         {
+            Receive<EvalProtocol.SessionStarting>(m => ending.Started.TrySetResult(m));
+            Receive<EvalProtocol.SessionOpened>(m => ending.Outcome.TrySetResult(m));
             Receive<WatchSession>(m => Context.Watch(m.Session));
-            Receive<EvalProtocol.SessionFailed>(m => ending.Reason.TrySetResult(m.Reason));
+            Receive<EvalProtocol.SessionFailed>(m =>
+            {
+                if (!ending.Outcome.TrySetResult(m)) ending.Reason.TrySetResult(m.Reason);
+            });
             Receive<Terminated>(_ => ending.Reason.TrySetResult("the evaluation session ended (the seed stopped or became unreachable)"));
         }
     }

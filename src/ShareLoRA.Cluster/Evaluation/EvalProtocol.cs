@@ -17,7 +17,8 @@ public static class EvalProtocol
     /// Client to <see cref="EvalService"/>: split the model in <paramref name="ModelDir"/> (same path on every worker) over
     /// up to <paramref name="Stages"/> Up workers, with the adapter in <paramref name="AdapterDir"/> (null = none).
     /// <paramref name="Client"/> is watched: the session ends when it goes away, or after
-    /// <paramref name="IdleTimeoutSeconds"/> without a request. Answered by <see cref="SessionOpened"/> or <see cref="SessionFailed"/>.
+    /// <paramref name="IdleTimeoutSeconds"/> without a request. Answered to <paramref name="Client"/> directly:
+    /// <see cref="SessionStarting"/> at once, then <see cref="SessionOpened"/> or <see cref="SessionFailed"/>.
     /// </summary>
     [MessagePackObject]
     public sealed record OpenSession(
@@ -27,6 +28,10 @@ public static class EvalProtocol
         [property: Key(3)] int NumLayers,
         [property: Key(4)] IActorRef Client,
         [property: Key(5)] double IdleTimeoutSeconds) : IClusterMessage;
+
+    /// <summary>The session has asked <paramref name="Stages"/> workers to load their stages (loading a big model takes minutes).</summary>
+    [MessagePackObject]
+    public sealed record SessionStarting([property: Key(0)] int Stages) : IClusterMessage;
 
     /// <summary>The session is ready: send it <see cref="Forward"/> requests. Per stage: its worker and layer range.</summary>
     [MessagePackObject]

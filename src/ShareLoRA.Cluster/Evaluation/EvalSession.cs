@@ -26,7 +26,6 @@ public sealed class EvalSession : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _id;
     private readonly EvalProtocol.OpenSession _open;
-    private readonly IActorRef _opener;
     private readonly Dictionary<long, IActorRef> _pending = [];
     private IReadOnlyList<(int FirstLayer, int EndLayer)> _ranges = [];
     private Address[] _workers = [];
@@ -39,16 +38,17 @@ public sealed class EvalSession : ReceiveActor
         public static readonly StartTimedOut Instance = new();
     }
 
-    public EvalSession(string id, EvalProtocol.OpenSession open, IActorRef opener)
+    // Every answer goes to the client's own actor, not to the receptionist's reply tunnel: that tunnel closes after 30 s
+    // of silence, and loading a big model's stages takes longer.
+    public EvalSession(string id, EvalProtocol.OpenSession open)
     {
         _id = id;
         _open = open;
-        _opener = opener;
         Starting();
     }
 
-    public static Props Props(string id, EvalProtocol.OpenSession open, IActorRef opener) =>
-        Akka.Actor.Props.Create(() => new EvalSession(id, open, opener));
+    public static Props Props(string id, EvalProtocol.OpenSession open) =>
+        Akka.Actor.Props.Create(() => new EvalSession(id, open));
 
     private IEnumerable<IActorRef> Stages => _ready.Where(r => r is not null).Select(r => r!.Stage);
 
@@ -82,6 +82,7 @@ public sealed class EvalSession : ReceiveActor
             Context.ActorSelection(_workers[i] + "/user/" + NodeGuardian.Name)
                 .Tell(new NodeProtocol.SpawnEvalStage(_id, i, p, _open.ModelDir, _open.AdapterDir, first, end, Self));
         }
+        _open.Client.Tell(new EvalProtocol.SessionStarting(p));
         _startTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(StartTimeout, Self, StartTimedOut.Instance, Self);
     }
 
@@ -100,7 +101,7 @@ public sealed class EvalSession : ReceiveActor
             if (++_connected < _ready.Length) return;
             _startTimer?.Cancel();
             _log.Info("eval session {0}: {1} stages ready for client {2}", _id, _ready.Length, _open.Client.Path.Address);
-            _opener.Tell(new EvalProtocol.SessionOpened(Self, _ready.Select(r => r!.Node).ToArray(),
+            _open.Client.Tell(new EvalProtocol.SessionOpened(Self, _ready.Select(r => r!.Node).ToArray(),
                 _ranges.Select(r => r.FirstLayer).ToArray(), _ranges.Select(r => r.EndLayer).ToArray()));
             if (_open.IdleTimeoutSeconds > 0) Context.SetReceiveTimeout(TimeSpan.FromSeconds(_open.IdleTimeoutSeconds));
             Become(Ready);
@@ -156,13 +157,11 @@ public sealed class EvalSession : ReceiveActor
         });
     }
 
-    // Answers the opener (while starting) or every pending request, tells the client (which may be between requests),
-    // then ends the session.
+    // Tells the client (starting, or between requests) and fails every pending request, then ends the session.
     private void Refuse(string reason)
     {
         _log.Error("eval session {0} failed: {1}", _id, reason);
-        if (_connected < _ready.Length || _ready.Length == 0) _opener.Tell(new EvalProtocol.SessionFailed(reason));
-        else _open.Client.Tell(new EvalProtocol.SessionFailed(reason));
+        _open.Client.Tell(new EvalProtocol.SessionFailed(reason));
         foreach (var (requestId, requester) in _pending) requester.Tell(new EvalProtocol.RequestFailed(requestId, reason));
         _pending.Clear();
         Context.Stop(Self);

@@ -41,6 +41,7 @@ public static class WireMessageTypes
         ("stage.stop", typeof(StageProtocol.StopStage)),
         ("node.spawn-eval-stage", typeof(NodeProtocol.SpawnEvalStage)),
         ("eval.open", typeof(EvalProtocol.OpenSession)),
+        ("eval.starting", typeof(EvalProtocol.SessionStarting)),
         ("eval.opened", typeof(EvalProtocol.SessionOpened)),
         ("eval.session-failed", typeof(EvalProtocol.SessionFailed)),
         ("eval.forward", typeof(EvalProtocol.Forward)),

@@ -14,6 +14,7 @@ internal static class EvalWireSamples
     {
         [typeof(NodeProtocol.SpawnEvalStage)] = new NodeProtocol.SpawnEvalStage("1f-2", 1, 2, "/models/m", "/runs/x/adapter", 3, 5, null!),
         [typeof(EvalProtocol.OpenSession)] = new EvalProtocol.OpenSession("/models/m", null, 2, 5, null!, 600),
+        [typeof(EvalProtocol.SessionStarting)] = new EvalProtocol.SessionStarting(2),
         [typeof(EvalProtocol.SessionOpened)] = new EvalProtocol.SessionOpened(null!, ["akka.tcp://sharelora@10.0.0.2:4100", "akka.tcp://sharelora@10.0.0.3:4100"], [0, 3], [3, 5]),
         [typeof(EvalProtocol.SessionFailed)] = new EvalProtocol.SessionFailed("no worker is Up in the cluster"),
         [typeof(EvalProtocol.Forward)] = new EvalProtocol.Forward(7, Request with { Readout = 1, Labels = [-100, 5, 6, -100, 7, -100], CandidateIds = [] }, 0, 0),
