@@ -87,18 +87,20 @@ public sealed class ClusterEvaluationTests(ClusterRunFixture fixture) : IClassFi
     public async Task AClientThatDisappearsHasItsSessionAndStagesStopped()
     {
         var model = SharedAssets.Stories260K;
-        var gsm8k = SharedAssets.RequireDirectory("data/gsm8k");
         var cluster = await fixture.ClusterAsync(workers: 2);
         int sessionsBefore = CountOf(cluster.Outputs(), "stages ready for client");
-        // Long enough to be killed mid-run: many problems, many tokens each, one round trip per token.
-        using var cli = NodeProcess.Start(["eval", "gsm8k", "--model", model, "--data", Path.Combine(gsm8k, "test.jsonl"), "--shots", "0",
-            "--limit", "200", "--max-new-tokens", "200", "--seed", cluster.Seed.ToString(), "--stages", "2", .. cluster.TlsArguments("eval-client")]);
+        // Long enough to be killed mid-run: thousands of one-sequence forward passes, one round trip each.
+        var many = Path.Combine(fixture.Folder, "eval-many.jsonl");
+        File.WriteAllLines(many, Enumerable.Repeat(File.ReadAllLines(fixture.DataFile), 150).SelectMany(l => l));
+        using var cli = NodeProcess.Start(["eval", "perplexity", "--model", model, "--data", many, "--batch-size", "1",
+            "--seed", cluster.Seed.ToString(), "--stages", "2", .. cluster.TlsArguments("eval-client")]);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (CountOf(cluster.Outputs(), "stages ready for client") == sessionsBefore && !cli.HasExited && DateTime.UtcNow < deadline)
             await Task.Delay(100);
         Assert.False(cli.HasExited, "the evaluation ended before it could be interrupted:\n" + cli.Output);
         var session = System.Text.RegularExpressions.Regex.Matches(cluster.Outputs(), @"eval session (\S+): 2 stages ready for client")[^1].Groups[1].Value;
         await Task.Delay(500);
+        Assert.False(cli.HasExited, "the evaluation ended before it could be interrupted:\n" + cli.Output);
         cli.Kill(); // no CloseSession: the process is simply gone
 
         // The seed notices through death watch (remote failure detection, seconds), stops the session and its stages.
@@ -106,6 +108,7 @@ public sealed class ClusterEvaluationTests(ClusterRunFixture fixture) : IClassFi
         deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
         while (expected.Any(e => !cluster.Outputs().Contains(e)) && DateTime.UtcNow < deadline) await Task.Delay(250);
         foreach (var e in expected) Assert.True(cluster.Outputs().Contains(e), $"missing \"{e}\" in the cluster's output:\n{cluster.Outputs()}");
+        Assert.DoesNotContain($"eval session {session}: closed by the client", cluster.Outputs());
     }
 
     private static int CountOf(string text, string part)
