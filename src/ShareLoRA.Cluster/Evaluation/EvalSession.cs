@@ -17,7 +17,8 @@ namespace ShareLoRA.Cluster.Evaluation;
 /// <remarks>
 /// The session ends — and stops its stages — on <see cref="EvalProtocol.CloseSession"/>, when the client's actor is
 /// gone (death watch over remoting), after the idle timeout without a request, or when a stage fails or its worker
-/// leaves (pending requests then fail with the stage's message). No tensor work happens here.
+/// becomes unreachable or leaves, also while the stages load (pending requests then fail with the reason). No tensor
+/// work happens here.
 /// </remarks>
 public sealed class EvalSession : ReceiveActor
 {
@@ -82,6 +83,9 @@ public sealed class EvalSession : ReceiveActor
             Context.ActorSelection(_workers[i] + "/user/" + NodeGuardian.Name)
                 .Tell(new NodeProtocol.SpawnEvalStage(_id, i, p, _open.ModelDir, _open.AdapterDir, first, end, Self));
         }
+        // A chosen worker lost before its stage reports (or after) fails the session at once, not at the start timeout.
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot,
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
         _open.Client.Tell(new EvalProtocol.SessionStarting(p));
         _startTimer = Context.System.Scheduler.ScheduleTellOnceCancelable(StartTimeout, Self, StartTimedOut.Instance, Self);
     }
@@ -137,6 +141,11 @@ public sealed class EvalSession : ReceiveActor
 
     private void Common()
     {
+        Receive<ClusterEvent.UnreachableMember>(e => LostWorker(e.Member.Address, "became unreachable"));
+        Receive<ClusterEvent.MemberRemoved>(e => LostWorker(e.Member.Address, "was removed from the cluster"));
+        Receive<ClusterEvent.MemberLeft>(e => LostWorker(e.Member.Address, "left the cluster"));
+        Receive<ClusterEvent.IClusterDomainEvent>(_ => { });
+        Receive<ClusterEvent.CurrentClusterState>(_ => { });
         Receive<EvalProtocol.StageFailed>(m => m.SessionId == _id, m => Refuse(m.Reason));
         Receive<EvalProtocol.CloseSession>(_ =>
         {
@@ -157,6 +166,12 @@ public sealed class EvalSession : ReceiveActor
         });
     }
 
+    private void LostWorker(Address address, string how)
+    {
+        int index = Array.IndexOf(_workers, address);
+        if (index >= 0) Refuse($"worker {address} holding eval stage {index} {how}");
+    }
+
     // Tells the client (starting, or between requests) and fails every pending request, then ends the session.
     private void Refuse(string reason)
     {
@@ -169,6 +184,7 @@ public sealed class EvalSession : ReceiveActor
 
     protected override void PostStop()
     {
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         _startTimer?.Cancel();
         foreach (var (requestId, requester) in _pending) requester.Tell(new EvalProtocol.RequestFailed(requestId, "the evaluation session ended"));
         foreach (var stage in Stages) stage.Tell(new EvalProtocol.StopStage(_id));
