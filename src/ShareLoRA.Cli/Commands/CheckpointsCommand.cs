@@ -5,7 +5,10 @@ using ShareLoRA.Training.Checkpoints;
 
 namespace ShareLoRA.Cli.Commands;
 
-/// <summary>`sharelora checkpoints`: the checkpoints of a run with step, time, size and whether each verifies.</summary>
+/// <summary>
+/// `sharelora checkpoints`: the checkpoints of a run with step, time, size, whether each verifies, and which one is the
+/// best by eval loss (RUN/checkpoints/best.json).
+/// </summary>
 public static class CheckpointsCommand
 {
     public static Command Create()
@@ -17,9 +20,9 @@ public static class CheckpointsCommand
         };
         var json = new Option<bool>("--json")
         {
-            Description = "Print a JSON array of {step, name, created_utc, bytes, valid, reason}.",
+            Description = "Print a JSON array of {step, name, created_utc, bytes, valid, reason, eval_loss, best}.",
         };
-        var command = new Command("checkpoints", "List a run's checkpoints, oldest first, verifying each manifest and SHA-256 checksum.")
+        var command = new Command("checkpoints", "List a run's checkpoints, oldest first, verifying each manifest and SHA-256 checksum; the best by eval loss is marked \"best\".")
         {
             run, json,
         };
@@ -29,6 +32,7 @@ public static class CheckpointsCommand
             if (!Directory.Exists(dir)) throw new UserError($"--run {dir}: folder not found");
             var store = new CheckpointStore(dir);
             var list = store.List();
+            var best = store.Best();
             if (parse.GetValue(json))
                 Console.Out.WriteLine(JsonSerializer.Serialize(list.Select(c => new Dictionary<string, object?>
                 {
@@ -38,15 +42,21 @@ public static class CheckpointsCommand
                     ["bytes"] = c.Bytes,
                     ["valid"] = c.IsValid,
                     ["reason"] = c.Verification.Reason,
+                    ["eval_loss"] = EvalLoss(c),
+                    ["best"] = best?.Step == c.Step,
                 })));
             else
-                PrintTable(store, list);
+                PrintTable(store, list, best);
             return 0;
         });
         return command;
     }
 
-    private static void PrintTable(CheckpointStore store, IReadOnlyList<CheckpointInfo> list)
+    // JSON has no NaN: a non-finite eval loss (a diverged evaluation) is printed as null.
+    private static double? EvalLoss(CheckpointInfo c) =>
+        c.Verification.Manifest?.Metrics.EvalLoss is { } l && double.IsFinite(l) ? l : null;
+
+    private static void PrintTable(CheckpointStore store, IReadOnlyList<CheckpointInfo> list, BestCheckpoint? best)
     {
         if (list.Count == 0)
         {
@@ -59,6 +69,7 @@ public static class CheckpointsCommand
         {
             var created = c.CreatedUtc?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", inv) ?? "-";
             var status = c.IsValid ? "valid" : "INVALID: " + c.Verification.Reason;
+            if (best?.Step == c.Step) status += string.Format(inv, ", best (eval loss {0:0.000000})", best.EvalLoss);
             Console.Out.WriteLine(string.Format(inv, "{0,10}  {1,-19}  {2,10}  {3}", c.Step, created, Size(c.Bytes), status));
         }
     }

@@ -8,7 +8,10 @@ using ShareLoRA.Training.Evaluation;
 
 namespace ShareLoRA.Cli.Commands;
 
-/// <summary>`sharelora eval mmlu|perplexity|gsm8k`: benchmark a Llama model on MMLU (QLoRA protocol), a data file's perplexity, or GSM8K.</summary>
+/// <summary>
+/// `sharelora eval mmlu|perplexity|gsm8k`: benchmark a Llama model on MMLU (QLoRA protocol), a data file's perplexity, or
+/// GSM8K — in this process, or with --seed on the model split across a running cluster's workers (same output).
+/// </summary>
 public static class EvalCommand
 {
     public static Command Create()
@@ -20,15 +23,11 @@ public static class EvalCommand
         return command;
     }
 
-    private static Option<string> ModelOption() =>
-        new("--model") { Description = "Hugging Face model directory (config.json, *.safetensors, tokenizer.json)", Required = true };
-
     private static Option<bool> JsonOption(string shape) => new("--json") { Description = "Print one JSON object " + shape };
 
     private static Command Mmlu()
     {
-        var model = ModelOption();
-        var adapter = ModelArguments.AdapterOption();
+        var source = new EvalModelArguments();
         var data = new Option<string>("--data") { Description = "MMLU folder holding dev/SUBJECT_dev.csv and test/SUBJECT_test.csv", Required = true };
         var shots = new Option<int>("--shots") { Description = "Solved dev examples per prompt: 5 (QLoRA's 5-shot) or 0", DefaultValueFactory = _ => 5 };
         var subjects = new Option<string?>("--subjects") { Description = "Comma-separated subjects (file stems, e.g. anatomy,astronomy); default all" };
@@ -42,9 +41,10 @@ public static class EvalCommand
             "at the last prompt position. Prompts longer than the model's max positions are cut from the left (BOS kept). " +
             "Prints per-subject accuracy, macro (mean over subjects) and micro (pooled); progress goes to stderr.")
         {
-            model, adapter, data, shots, subjects, limit, batch, json, predictions,
+            data, shots, subjects, limit, batch, json, predictions,
         };
-        command.SetAction(parse =>
+        foreach (var o in source.All) command.Options.Add(o);
+        command.SetAction(parse => EvalModelArguments.Guard(() =>
         {
             int k = parse.GetValue(shots);
             if (k < 0) throw new UserError($"--shots must be >= 0 (got {k})");
@@ -61,11 +61,8 @@ public static class EvalCommand
                 if (subjectList.Count == 0) throw new UserError("--subjects: no subject given");
             }
 
-            var (llama, tokenizer) = Load(parse.GetValue(model)!);
-            using var _ = llama;
-            using var __ = tokenizer;
-            using var bank = ModelArguments.LoadAdapter(parse.GetValue(adapter), llama);
-            var evaluator = new MmluEvaluator(llama, tokenizer, bank);
+            using var opened = source.Open(parse);
+            var evaluator = new MmluEvaluator(opened.Model, opened.Tokenizer);
             var asJson = parse.GetValue(json);
             var predictionsPath = parse.GetValue(predictions);
             using var predictionWriter = predictionsPath == null ? null : new StreamWriter(predictionsPath);
@@ -114,14 +111,13 @@ public static class EvalCommand
                     (truncatedPrompts > 0 ? $"; {truncatedPrompts} prompts cut from the left" : "") + ")");
             }
             return 0;
-        });
+        }));
         return command;
     }
 
     private static Command Perplexity()
     {
-        var model = ModelOption();
-        var adapter = ModelArguments.AdapterOption();
+        var source = new EvalModelArguments();
         var data = new Option<string>("--data") { Description = "Data file: Alpaca JSON/JSONL (instruction, input, output) or JSONL {\"text\": ...}", Required = true };
         var format = new Option<string>("--format") { Description = "text (score BOS + text + EOS whole), alpaca (score output + EOS given the prompt) or auto (from the first record)", DefaultValueFactory = _ => DatasetReader.Auto };
         format.AcceptOnlyFromAmong(DatasetReader.Auto, DatasetReader.Text, DatasetReader.Alpaca);
@@ -131,19 +127,18 @@ public static class EvalCommand
 
         var command = new Command("perplexity", "Token-weighted mean negative log-likelihood (natural log) of a data file's target tokens and its perplexity exp(NLL).")
         {
-            model, adapter, data, format, maxLen, batch, json,
+            data, format, maxLen, batch, json,
         };
-        command.SetAction(parse =>
+        foreach (var o in source.All) command.Options.Add(o);
+        command.SetAction(parse => EvalModelArguments.Guard(() =>
         {
             int batchSize = parse.GetValue(batch);
             if (batchSize < 1) throw new UserError($"--batch-size must be >= 1 (got {batchSize})");
             var path = parse.GetValue(data)!;
             if (!File.Exists(path)) throw new UserError($"--data: file not found: {path}");
-            var (llama, tokenizer) = Load(parse.GetValue(model)!);
-            using var _ = llama;
-            using var __ = tokenizer;
-            using var bank = ModelArguments.LoadAdapter(parse.GetValue(adapter), llama);
-            int positions = llama.Config.MaxPositionEmbeddings;
+            using var opened = source.Open(parse);
+            var tokenizer = opened.Tokenizer;
+            int positions = opened.Config.MaxPositionEmbeddings;
             int length = parse.GetValue(maxLen) ?? Math.Min(1024, positions);
             if (length < 2 || length > positions)
                 throw new UserError($"--max-len must be in [2, {positions}] (the model's max positions) (got {length})");
@@ -151,7 +146,7 @@ public static class EvalCommand
             var file = DatasetReader.Read(path, parse.GetValue(format)!);
             if (file.Examples.Count == 0) throw new UserError($"{path}: no records to score");
             var examples = PerplexityEvaluator.Tokenize(tokenizer, file.Examples, length, out int truncated);
-            var result = PerplexityEvaluator.Evaluate(llama, examples, batchSize, BatchCollator.PadIdOf(tokenizer), bank, truncated);
+            var result = PerplexityEvaluator.Evaluate(opened.Model, examples, batchSize, BatchCollator.PadIdOf(tokenizer), truncated);
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -171,14 +166,13 @@ public static class EvalCommand
                     (result.Truncated > 0 ? $" ({result.Truncated} sequences truncated to --max-len {length})" : ""));
             }
             return 0;
-        });
+        }));
         return command;
     }
 
     private static Command Gsm8k()
     {
-        var model = ModelOption();
-        var adapter = ModelArguments.AdapterOption();
+        var source = new EvalModelArguments();
         var data = new Option<string>("--data") { Description = "GSM8K JSONL to evaluate (e.g. test.jsonl): {\"question\", \"answer\" ending in \"#### N\"}", Required = true };
         var shots = new Option<int>("--shots") { Description = "Solved examples in the prompt, the first k records of the shots file", DefaultValueFactory = _ => 8 };
         var shotsFile = new Option<string?>("--shots-file") { Description = "GSM8K JSONL to take the shots from; default train.jsonl beside --data" };
@@ -191,9 +185,10 @@ public static class EvalCommand
             "GSM8K exact match: prompt of k solved examples \"Question: ...\\nAnswer: ...\\n\\n\" + \"Question: ...\\nAnswer:\", greedy generation until " +
             "\"\\n\\nQuestion:\" or EOS; the answer is the number after \"####\" or \"The final answer is\", else the last number (commas, $ and trailing .0 removed).")
         {
-            model, adapter, data, shots, shotsFile, limit, maxNew, json, predictions,
+            data, shots, shotsFile, limit, maxNew, json, predictions,
         };
-        command.SetAction(parse =>
+        foreach (var o in source.All) command.Options.Add(o);
+        command.SetAction(parse => EvalModelArguments.Guard(() =>
         {
             int k = parse.GetValue(shots);
             if (k < 0) throw new UserError($"--shots must be >= 0 (got {k})");
@@ -215,15 +210,12 @@ public static class EvalCommand
             var problems = Gsm8kData.Read(path);
             if (lim is int l) problems = problems.Take(l).ToArray();
 
-            var (llama, tokenizer) = Load(parse.GetValue(model)!);
-            using var _ = llama;
-            using var __ = tokenizer;
-            using var bank = ModelArguments.LoadAdapter(parse.GetValue(adapter), llama);
+            using var opened = source.Open(parse);
             var predictionsPath = parse.GetValue(predictions);
             using var predictionWriter = predictionsPath == null ? null : new StreamWriter(predictionsPath);
             var progress = new ProgressPrinter();
             int correct = 0;
-            var report = new Gsm8kEvaluator(llama, tokenizer, bank).Evaluate(problems, shotProblems, n, p =>
+            var report = new Gsm8kEvaluator(opened.Model, opened.Tokenizer).Evaluate(problems, shotProblems, n, p =>
             {
                 if (p.Correct) correct++;
                 int done = p.Index + 1;
@@ -256,20 +248,8 @@ public static class EvalCommand
                     $"gsm8k {report.Shots}-shot: accuracy {report.Accuracy:F4} ({report.Correct}/{report.N})"));
             }
             return 0;
-        });
+        }));
         return command;
-    }
-
-    private static (LlamaModel Model, HfTokenizer Tokenizer) Load(string dir)
-    {
-        var llama = ModelArguments.LoadModel(dir);
-        var tokenizer = ModelArguments.TryLoadTokenizer(dir);
-        if (tokenizer == null)
-        {
-            llama.Dispose();
-            throw new UserError($"--model: evaluation needs {Path.Combine(dir, "tokenizer.json")}, which is missing");
-        }
-        return (llama, tokenizer);
     }
 
     /// <summary>

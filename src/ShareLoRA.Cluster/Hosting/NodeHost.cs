@@ -6,6 +6,7 @@ using Serilog;
 using ShareLoRA.Cluster.Config;
 using ShareLoRA.Cluster.Coordination;
 using ShareLoRA.Cluster.DataPlane;
+using ShareLoRA.Cluster.Evaluation;
 using ShareLoRA.Cluster.Logging;
 using ShareLoRA.Cluster.Nodes;
 using ShareLoRA.Cluster.Security;
@@ -14,8 +15,8 @@ using ShareLoRA.Cluster.Status;
 namespace ShareLoRA.Cluster.Hosting;
 
 /// <summary>
-/// One cluster node: the ActorSystem (seed or worker, joining through the seed), its <see cref="NodeGuardian"/> and
-/// status service. A downed or terminated system cannot rejoin, so the node's life ends with its ActorSystem:
+/// One cluster node: the ActorSystem (seed or worker, joining through the seed), its <see cref="NodeGuardian"/>, status
+/// service and evaluation service. A downed or terminated system cannot rejoin, so the node's life ends with its ActorSystem:
 /// <see cref="WhenExited"/> completes with the process exit code.
 /// </summary>
 public sealed class NodeHost : IAsyncDisposable
@@ -38,6 +39,9 @@ public sealed class NodeHost : IAsyncDisposable
         Guardian = system.ActorOf(NodeGuardian.Props(options.Device, options.Threads), NodeGuardian.Name);
         var status = system.ActorOf(Props.Create<StatusService>(), StatusService.Name);
         ClusterClientReceptionist.Get(system).RegisterService(status);
+        // Evaluation through the cluster (`sharelora eval ... --seed`): sessions start where the client's request lands.
+        var eval = system.ActorOf(Props.Create<EvalService>(), EvalService.Name);
+        ClusterClientReceptionist.Get(system).RegisterService(eval);
         if (options.Role == NodeRole.Seed) CoordinatorSingleton.Start(system);
         WhenExited = system.WhenTerminated.ContinueWith(_ => ExitCodeOf(CoordinatedShutdown.Get(system).ShutdownReason),
             TaskScheduler.Default);

@@ -2,13 +2,15 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 using ShareLoRA.Cluster.Coordination;
+using ShareLoRA.Cluster.Evaluation;
 using ShareLoRA.Cluster.Stages;
 
 namespace ShareLoRA.Cluster.Nodes;
 
 /// <summary>
 /// The one top-level actor of every node (/user/node): reports the node's devices and memory, logs membership
-/// changes it observes, and spawns the pipeline stages (<see cref="StageActor"/>) the coordinator assigns to this node.
+/// changes it observes, and spawns the pipeline stages (<see cref="StageActor"/>) the coordinator assigns to this node
+/// and the forward-only evaluation stages (<see cref="EvalStageActor"/>) an evaluation session asks for.
 /// </summary>
 public sealed class NodeGuardian : ReceiveActor
 {
@@ -41,6 +43,18 @@ public sealed class NodeGuardian : ReceiveActor
             {
                 spawn.Coordinator.Tell(new CoordinatorProtocol.StageFailed(spawn.JobId, spawn.StageIndex,
                     $"stage {spawn.StageIndex} on worker {_cluster.SelfAddress}: cannot create the stage actor: {e.Message}"));
+            }
+        });
+        Receive<NodeProtocol.SpawnEvalStage>(spawn =>
+        {
+            try
+            {
+                Context.ActorOf(EvalStageActor.Props(spawn, assignedDevice), EvalStageActor.NameOf(spawn.SessionId, spawn.StageIndex));
+            }
+            catch (Exception e)
+            {
+                spawn.Session.Tell(new EvalProtocol.StageFailed(spawn.SessionId, spawn.StageIndex,
+                    $"eval stage {spawn.StageIndex} on worker {_cluster.SelfAddress}: cannot create the stage actor: {e.Message}"));
             }
         });
         Receive<ClusterEvent.MemberUp>(e => _log.Info("member up: {0} [{1}]", e.Member.Address, string.Join(",", e.Member.Roles)));

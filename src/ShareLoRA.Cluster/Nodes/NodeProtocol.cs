@@ -1,9 +1,10 @@
+using Akka.Actor;
 using MessagePack;
 using ShareLoRA.Cluster.Wire;
 
 namespace ShareLoRA.Cluster.Nodes;
 
-/// <summary>Messages of the <see cref="NodeGuardian"/>: what a node has (devices, memory) and, later, stage spawning.</summary>
+/// <summary>Messages of the <see cref="NodeGuardian"/>: what a node has (devices, memory) and the forward-only eval stages it spawns.</summary>
 public static class NodeProtocol
 {
     /// <summary>Asks a node guardian for its <see cref="NodeReport"/>.</summary>
@@ -29,4 +30,21 @@ public static class NodeProtocol
         [property: Key(3)] int Threads,
         [property: Key(4)] DeviceInfo[] Devices,
         [property: Key(5)] int ProcessId) : IClusterMessage;
+
+    /// <summary>
+    /// To a worker's node guardian: create the forward-only evaluation stage <paramref name="StageIndex"/> of
+    /// <paramref name="Stages"/> for session <paramref name="SessionId"/>, loading layers [FirstLayer, EndLayer) of
+    /// <paramref name="ModelDir"/> and its slice of the adapter in <paramref name="AdapterDir"/> (null = none). It reports
+    /// to <paramref name="Session"/> (ready or failed).
+    /// </summary>
+    [MessagePackObject]
+    public sealed record SpawnEvalStage(
+        [property: Key(0)] string SessionId,
+        [property: Key(1)] int StageIndex,
+        [property: Key(2)] int Stages,
+        [property: Key(3)] string ModelDir,
+        [property: Key(4)] string? AdapterDir,
+        [property: Key(5)] int FirstLayer,
+        [property: Key(6)] int EndLayer,
+        [property: Key(7)] IActorRef Session) : IClusterMessage;
 }

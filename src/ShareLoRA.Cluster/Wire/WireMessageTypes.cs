@@ -1,5 +1,6 @@
 using ShareLoRA.Cluster.Coordination;
 using ShareLoRA.Cluster.DataPlane;
+using ShareLoRA.Cluster.Evaluation;
 using ShareLoRA.Cluster.Nodes;
 using ShareLoRA.Cluster.Stages;
 using ShareLoRA.Cluster.Status;
@@ -43,6 +44,25 @@ public static class WireMessageTypes
         ("coord.stage-state-part", typeof(CoordinatorProtocol.StageStatePart)),
         ("stage.run-eval", typeof(StageProtocol.RunEval)),
         ("coord.eval-partial", typeof(CoordinatorProtocol.EvalPartial)),
+        ("node.spawn-eval-stage", typeof(NodeProtocol.SpawnEvalStage)),
+        ("eval.open", typeof(EvalProtocol.OpenSession)),
+        ("eval.starting", typeof(EvalProtocol.SessionStarting)),
+        ("eval.opened", typeof(EvalProtocol.SessionOpened)),
+        ("eval.session-failed", typeof(EvalProtocol.SessionFailed)),
+        ("eval.forward", typeof(EvalProtocol.Forward)),
+        ("eval.result", typeof(EvalProtocol.Result)),
+        ("eval.request-failed", typeof(EvalProtocol.RequestFailed)),
+        ("eval.end-decoding", typeof(EvalProtocol.EndDecoding)),
+        ("eval.close", typeof(EvalProtocol.CloseSession)),
+        ("eval.closed", typeof(EvalProtocol.SessionClosed)),
+        ("eval.stage-ready", typeof(EvalProtocol.StageReady)),
+        ("eval.stage-failed", typeof(EvalProtocol.StageFailed)),
+        ("eval.stage-connect", typeof(EvalProtocol.ConnectStage)),
+        ("eval.stage-connected", typeof(EvalProtocol.StageConnected)),
+        ("eval.stage-forward", typeof(EvalProtocol.StageForward)),
+        ("eval.stage-result", typeof(EvalProtocol.StageResult)),
+        ("eval.stage-end-decoding", typeof(EvalProtocol.StageEndDecoding)),
+        ("eval.stage-stop", typeof(EvalProtocol.StopStage)),
     ];
 
     private static readonly Dictionary<string, Type> ByManifest = Entries.ToDictionary(e => e.Manifest, e => e.Type);

@@ -13,8 +13,8 @@ namespace ShareLoRA.Training.Checkpoints;
 /// them, writes manifest.json last and commits by renaming the folder into place, so a crash leaves either the previous
 /// checkpoints untouched or a complete new one, never a half-written "step-" folder. Loading takes the newest checkpoint
 /// whose manifest and SHA-256 checksums hold, logging one line for each newer one it skips. Pruning keeps the newest
-/// <see cref="Keep"/> valid checkpoints (plus the best by eval loss) and never deletes an invalid one: that is evidence.
-/// No Akka and no training state: the trainer and the coordinator both use it.
+/// <see cref="Keep"/> valid checkpoints (plus the best by eval loss, marked in checkpoints/best.json) and never deletes an
+/// invalid one: that is evidence. No Akka and no training state: the trainer and the coordinator both use it.
 /// </summary>
 public sealed class CheckpointStore
 {
@@ -38,6 +38,28 @@ public sealed class CheckpointStore
     public string RunDirectory { get; }
     public string CheckpointsDirectory { get; }
     public int Keep { get; }
+
+    /// <summary>RUN/checkpoints/best.json (see <see cref="BestCheckpoint"/>).</summary>
+    public string BestFile => Path.Combine(CheckpointsDirectory, BestCheckpoint.FileName);
+
+    /// <summary>
+    /// The checkpoint marked best by eval loss, or null when no checkpoint has a finite eval loss yet, or the marker is
+    /// unreadable or names a folder that is gone (it is rewritten from the checkpoints' manifests at the next save).
+    /// </summary>
+    public BestCheckpoint? Best()
+    {
+        if (!File.Exists(BestFile)) return null;
+        try
+        {
+            var best = BestCheckpoint.Parse(File.ReadAllText(BestFile, Encoding.UTF8), BestFile);
+            return Directory.Exists(Path.Combine(CheckpointsDirectory, best.Folder)) ? best : null;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("{File:l} ignored: {Message:l}", BestFile, e.Message);
+            return null;
+        }
+    }
 
     /// <summary>Full path of the folder a step is (or would be) committed to.</summary>
     public string PathOf(long step) => Path.Combine(CheckpointsDirectory, CheckpointNames.Folder(step));
@@ -315,9 +337,12 @@ public sealed class CheckpointStore
         var all = Committed().OrderByDescending(c => c.Step).Select(c => (c.Step, c.Directory, Check: Verify(c.Directory))).ToList();
         var valid = all.Where(c => c.Check.IsValid).ToList();
         var keep = valid.Take(Keep).Select(c => c.Step).ToHashSet();
+        // On equal losses the older checkpoint stays best: the marker moves only for a strictly better eval loss.
         var best = valid.Where(c => c.Check.Manifest!.Metrics.EvalLoss is { } l && double.IsFinite(l))
-            .OrderBy(c => c.Check.Manifest!.Metrics.EvalLoss).ThenByDescending(c => c.Step).Select(c => (long?)c.Step).FirstOrDefault();
-        if (best is { } b) keep.Add(b);
+            .OrderBy(c => c.Check.Manifest!.Metrics.EvalLoss).ThenBy(c => c.Step)
+            .Select(c => new BestCheckpoint(c.Step, c.Check.Manifest!.Metrics.EvalLoss!.Value, Path.GetFileName(c.Directory)))
+            .FirstOrDefault();
+        if (best is not null) keep.Add(best.Step);
 
         var pruned = new List<long>();
         foreach (var c in valid.Where(c => !keep.Contains(c.Step)))
@@ -333,7 +358,42 @@ public sealed class CheckpointStore
             _log.Warning("checkpoint {Checkpoint:l} is invalid ({Reason:l}); left in place for inspection, never pruned automatically",
                 Path.GetFileName(c.Directory), c.Check.Reason);
         if (valid.Count > 0) CleanStaleFolders(valid[0].Step);
+        MarkBest(best);
         return pruned;
+    }
+
+    /// <summary>
+    /// Rewrites best.json when the best checkpoint changed (write to a temp file, fsync, rename over the old one), or
+    /// removes it when no valid checkpoint has a finite eval loss any more. Called after pruning, which keeps the best.
+    /// </summary>
+    private void MarkBest(BestCheckpoint? best)
+    {
+        if (best is null)
+        {
+            if (File.Exists(BestFile)) File.Delete(BestFile);
+            return;
+        }
+        BestCheckpoint? current = null;
+        try { if (File.Exists(BestFile)) current = BestCheckpoint.Parse(File.ReadAllText(BestFile, Encoding.UTF8), BestFile); }
+        catch (InvalidDataException) { /* rewritten below */ }
+        if (current == best) return;
+        var temp = Path.Combine(CheckpointsDirectory, $".{BestCheckpoint.FileName}.tmp-{Guid.NewGuid():N}");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(Encoding.UTF8.GetBytes(best.ToJson()));
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, BestFile, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+        FileDurability.FlushDirectory(CheckpointsDirectory);
+        _log.Information("checkpoint {Checkpoint:l} is the best so far (eval loss {EvalLoss:0.000000}); marked in {File:l}",
+            best.Folder, best.EvalLoss, BestCheckpoint.FileName);
     }
 
     /// <summary>

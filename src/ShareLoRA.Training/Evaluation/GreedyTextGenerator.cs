@@ -1,7 +1,6 @@
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Llama;
 using ShareLoRA.Model.Tokenization;
-using static TorchSharp.torch;
 
 namespace ShareLoRA.Training.Evaluation;
 
@@ -16,23 +15,22 @@ public static class GreedyTextGenerator
     public const string LengthReason = "length";
 
     public static TextCompletion Generate(LlamaModel model, ITextTokenizer tokenizer, IReadOnlyList<int> promptIds, int maxNewTokens,
-        IReadOnlyList<string> stopStrings, IReadOnlyCollection<int> stopIds, IModelAdapters? adapters = null)
+        IReadOnlyList<string> stopStrings, IReadOnlyCollection<int> stopIds, IModelAdapters? adapters = null) =>
+        Generate(new LocalEvaluationModel(model, adapters), tokenizer, promptIds, maxNewTokens, stopStrings, stopIds);
+
+    /// <summary>The same on any <see cref="IEvaluationModel"/>: one decoder step per new token.</summary>
+    public static TextCompletion Generate(IEvaluationModel model, ITextTokenizer tokenizer, IReadOnlyList<int> promptIds, int maxNewTokens,
+        IReadOnlyList<string> stopStrings, IReadOnlyCollection<int> stopIds)
     {
         if (promptIds.Count == 0) throw new ArgumentException("the prompt must hold at least one token");
         ArgumentOutOfRangeException.ThrowIfNegative(maxNewTokens);
         var generated = new List<int>();
-        using var noGrad = no_grad();
-        using var cache = new KvCache(promptIds.Count + maxNewTokens);
+        using var decoder = model.StartDecoding(promptIds.Count + maxNewTokens);
         IReadOnlyList<int> feed = promptIds;
         string text = "";
         while (generated.Count < maxNewTokens)
         {
-            using var scope = NewDisposeScope();
-            int start = cache.CurrentLength;
-            var ids = tensor(feed.Select(i => (long)i).ToArray(), device: model.Device).view(1, feed.Count); // [1, s]
-            var logits = model.Forward(ids, start, cache, adapters);                                        // [1, s, vocab]
-            var last = logits[0, -1].to(ScalarType.Float32).cpu().contiguous();
-            int next = (int)last.argmax().item<long>();
+            int next = decoder.Next(feed);
             if (stopIds.Contains(next)) return new TextCompletion(generated, tokenizer.Decode(generated), EosReason);
             generated.Add(next);
             feed = [next];

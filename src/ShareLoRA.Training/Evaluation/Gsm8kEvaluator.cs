@@ -10,8 +10,12 @@ namespace ShareLoRA.Training.Evaluation;
 /// <c>maxNewTokens</c> fit the model's positions), greedy generation until "\n\nQuestion:", EOS or the token limit,
 /// then <see cref="Gsm8kAnswer.Extract"/> compared with the gold number after "####".
 /// </summary>
-public sealed class Gsm8kEvaluator(LlamaModel model, ITextTokenizer tokenizer, IModelAdapters? adapters = null)
+public sealed class Gsm8kEvaluator(IEvaluationModel model, ITextTokenizer tokenizer)
 {
+    /// <summary>On a whole model in this process.</summary>
+    public Gsm8kEvaluator(LlamaModel model, ITextTokenizer tokenizer, IModelAdapters? adapters = null)
+        : this(new LocalEvaluationModel(model, adapters), tokenizer) { }
+
     public Gsm8kReport Evaluate(IReadOnlyList<Gsm8kProblem> problems, IReadOnlyList<Gsm8kProblem> shots, int maxNewTokens,
         Action<Gsm8kPrediction>? onPrediction = null)
     {
@@ -29,7 +33,7 @@ public sealed class Gsm8kEvaluator(LlamaModel model, ITextTokenizer tokenizer, I
             try { gold = Gsm8kAnswer.Gold(problem.Answer); }
             catch (FormatException e) { throw new DatasetException($"{problem.Origin}: {e.Message}"); }
             var prompt = PromptIds.Build(tokenizer, Gsm8kPrompt.Build(shots, problem.Question), room, out bool truncated);
-            var completion = GreedyTextGenerator.Generate(model, tokenizer, prompt, maxNewTokens, [Gsm8kPrompt.StopString], stopIds, adapters);
+            var completion = GreedyTextGenerator.Generate(model, tokenizer, prompt, maxNewTokens, [Gsm8kPrompt.StopString], stopIds);
             var predicted = Gsm8kAnswer.Extract(completion.Text);
             bool ok = predicted == gold;
             if (ok) correct++;

@@ -10,8 +10,12 @@ namespace ShareLoRA.Training.Evaluation;
 /// question ending in "Answer:"), one forward pass, argmax over the logits of the A–D tokens (<see cref="ChoiceTokens"/>)
 /// at the last prompt position. Prompts longer than the model's max positions are cut from the left (<see cref="PromptIds"/>).
 /// </summary>
-public sealed class MmluEvaluator(LlamaModel model, ITextTokenizer tokenizer, IModelAdapters? adapters = null)
+public sealed class MmluEvaluator(IEvaluationModel model, ITextTokenizer tokenizer)
 {
+    /// <summary>On a whole model in this process.</summary>
+    public MmluEvaluator(LlamaModel model, ITextTokenizer tokenizer, IModelAdapters? adapters = null)
+        : this(new LocalEvaluationModel(model, adapters), tokenizer) { }
+
     public ChoiceTokens Choices { get; } = ChoiceTokens.Resolve(tokenizer);
 
     public MmluReport Evaluate(string dataDir, MmluOptions options, Action<MmluSubjectDone>? onSubject = null, Action<MmluPrediction>? onPrediction = null)
@@ -56,7 +60,7 @@ public sealed class MmluEvaluator(LlamaModel model, ITextTokenizer tokenizer, IM
             prompts.Add(PromptIds.Build(tokenizer, MmluPrompt.Build(subject, shots, q), model.Config.MaxPositionEmbeddings, out bool cut));
             if (cut) truncated++;
         }
-        var logits = LastPositionLogits.Compute(model, prompts, Choices.Ids, options.BatchSize, adapters);
+        var logits = LastPositionLogits.Compute(model, prompts, Choices.Ids, options.BatchSize);
         for (int i = 0; i < test.Count; i++)
         {
             int predicted = ArgMax(logits[i]);

@@ -35,21 +35,23 @@ public static class PerplexityEvaluator
     }
 
     public static PerplexityResult Evaluate(LlamaModel model, IReadOnlyList<TokenizedExample> examples, int batchSize = 1, int padId = 0,
-        IModelAdapters? adapters = null, int truncated = 0)
+        IModelAdapters? adapters = null, int truncated = 0) =>
+        Evaluate(new LocalEvaluationModel(model, adapters), examples, batchSize, padId, truncated);
+
+    /// <summary>The same on any <see cref="IEvaluationModel"/>: one forward pass per batch of <paramref name="batchSize"/> examples.</summary>
+    public static PerplexityResult Evaluate(IEvaluationModel model, IReadOnlyList<TokenizedExample> examples, int batchSize = 1, int padId = 0,
+        int truncated = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         double nllSum = 0;
         long tokens = 0;
-        using var noGrad = no_grad();
         for (int start = 0; start < examples.Count; start += batchSize)
         {
-            using var scope = NewDisposeScope();
             int rows = Math.Min(batchSize, examples.Count - start);
             var batch = BatchCollator.Collate(examples, Enumerable.Range(start, rows).ToArray(), padId);
             if (batch.Columns < 2) continue; // a one-token sequence predicts nothing
-            using var tensors = BatchTensors.From(batch, model.Device);
-            var logits = model.Forward(tensors.InputIds, adapters: adapters, attentionMask: rows > 1 ? tensors.AttentionMask : null);
-            var (sum, count) = TargetNll(logits, tensors.Labels);
+            var logProbs = model.Run(EvaluationRequest.ForTargets(batch)).Values;
+            var (sum, count) = NegativeSum(logProbs);
             nllSum += sum;
             tokens += count;
         }
@@ -59,20 +61,13 @@ public static class PerplexityEvaluator
     }
 
     /// <summary>
-    /// Sum of -log p(label[i+1] | ..i) over positions whose next label is not -100, and how many there are.
-    /// logits [b, s, vocab], labels [b, s] (unshifted, as <see cref="TokenizedExample"/>).
+    /// -(sum of a batch's target log-probabilities) in float64, summed by torch over the values in row-major order (the
+    /// order masked_select gives), and how many there are.
     /// </summary>
-    public static (double Sum, long Count) TargetNll(Tensor logits, Tensor labels)
+    public static (double Sum, long Count) NegativeSum(IReadOnlyList<float[]> logProbs)
     {
-        using var scope = NewDisposeScope();
-        long s = logits.shape[1];
-        var logProbs = logits.narrow(1, 0, s - 1).to(ScalarType.Float32).log_softmax(-1);   // [b, s-1, vocab]
-        var next = labels.narrow(1, 1, s - 1);                                                // [b, s-1]
-        var keep = next.ne(TokenizedExample.IgnoreIndex);
-        var safe = next.masked_fill(keep.logical_not(), 0).unsqueeze(-1);                     // ignored -> any valid id
-        var picked = logProbs.gather(2, safe).squeeze(-1).to(ScalarType.Float64);             // [b, s-1]
-        double sum = -picked.masked_select(keep).sum().item<double>();
-        long count = keep.sum().item<long>();
-        return (sum, count);
+        var values = logProbs.SelectMany(r => r).Select(v => (double)v).ToArray();
+        using var all = tensor(values, ScalarType.Float64);
+        return (-all.sum().item<double>(), values.Length);
     }
 }

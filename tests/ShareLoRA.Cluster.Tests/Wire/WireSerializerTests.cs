@@ -72,7 +72,8 @@ public sealed class WireSerializerTests : IDisposable
     public void EveryRegisteredMessageRoundTripsThroughTheAkkaSerializer(string manifest)
     {
         var type = WireMessageTypes.TypeOf(manifest);
-        Assert.True(Samples.TryGetValue(type, out var message), $"no sample for {type.Name}: add one to Samples");
+        Assert.True(Samples.TryGetValue(type, out var message) || EvalWireSamples.All.TryGetValue(type, out message),
+            $"no sample for {type.Name}: add one to Samples");
 
         var serializer = _system.Serialization.FindSerializerFor(message);
         Assert.IsType<MessagePackWireSerializer>(serializer);

@@ -137,6 +137,60 @@ public sealed class CheckpointStoreTests : IDisposable
         Assert.Equal([100L, 300L, 400L], store.List().Select(c => c.Step));
     }
 
+    [Fact]
+    public void BestJsonMarksTheLowestFiniteEvalLossAndNeverAPrunedFolder()
+    {
+        var store = _run.Store(keep: 1);
+        Assert.Null(store.Best());
+        var bestFile = Path.Combine(_run.CheckpointsDir, "best.json");
+        // 100 has no eval loss, 200 is the first finite one, 300 is worse, 400 is NaN, 500 ties 200, 600 is better.
+        var expected = new List<(long Step, double? Eval, long? Best)>
+        {
+            (100, null, null), (200, 0.7, 200), (300, 0.9, 200), (400, double.NaN, 200), (500, 0.7, 200), (600, 0.25, 600), (700, 0.5, 600),
+        };
+        foreach (var (step, eval, best) in expected)
+        {
+            var (content, owned) = CheckpointTestRun.Content(step, eval);
+            store.Save(content);
+            foreach (var t in owned) t.Dispose();
+            var marked = store.Best();
+            Assert.Equal(best, marked?.Step);
+            Assert.Equal(best is not null, File.Exists(bestFile));
+            if (marked is null) continue;
+            Assert.Equal($"step-{best:D6}", marked.Folder);
+            Assert.True(Directory.Exists(_run.Folder(marked.Step)), $"best.json names {marked.Folder}, which was pruned");
+            Assert.Equal(expected.Single(e => e.Step == best).Eval, marked.EvalLoss);
+            using var doc = JsonDocument.Parse(File.ReadAllText(bestFile));
+            Assert.Equal(["step", "eval_loss", "folder"], doc.RootElement.EnumerateObject().Select(p => p.Name));
+        }
+        // keep 1: only the newest and the best survive.
+        Assert.Equal([600L, 700L], store.List().Select(c => c.Step));
+        Assert.DoesNotContain(Directory.EnumerateFiles(_run.CheckpointsDir), f => Path.GetFileName(f).Contains(".tmp"));
+        Assert.Single(_run.AllLines, l => l.Contains("checkpoint step-000600 is the best so far (eval loss 0.250000); marked in best.json"));
+    }
+
+    [Fact]
+    public void BestJsonIsRemovedWhenNoValidCheckpointHasAnEvalLossAndAnUnreadableOneIsIgnored()
+    {
+        var store = _run.Store(keep: 5);
+        var (content, owned) = CheckpointTestRun.Content(100, 0.5);
+        store.Save(content);
+        foreach (var t in owned) t.Dispose();
+        Assert.Equal(100, store.Best()?.Step);
+
+        File.WriteAllText(store.BestFile, "{ \"step\": 100 }");
+        Assert.Null(store.Best());
+        Assert.Contains(_run.Warnings, w => w.Contains("best.json ignored: ") && w.Contains("field 'eval_loss' is missing"));
+
+        // The only checkpoint with an eval loss becomes invalid: the next save finds no best and drops the marker.
+        File.Delete(Path.Combine(_run.Folder(100), "adapter.safetensors"));
+        (content, owned) = CheckpointTestRun.Content(200);
+        store.Save(content);
+        foreach (var t in owned) t.Dispose();
+        Assert.False(File.Exists(store.BestFile));
+        Assert.Null(store.Best());
+    }
+
     public static TheoryData<string> Corruptions => ["flip a tensor byte", "truncate the manifest", "delete a file", "wrong size in the manifest"];
 
     [Theory]
