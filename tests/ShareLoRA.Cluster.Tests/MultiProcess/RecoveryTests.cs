@@ -160,6 +160,63 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(jobJson, File.ReadAllText(Path.Combine(outputDir, LocalPipelineTrainer.JobFileName))); // the refused job did not replace it
     }
 
+    [SkippableFact]
+    public async Task AKilledSeedRestartedOnItsStateContinuesTheJobByItselfBitwise()
+    {
+        var model = SharedAssets.Stories260K;
+        var jobPath = ClusterRunFixture.WriteJob(Folder, "seedloss", model, _data.DataFile, "share-a", 2, "1f1b", steps: 9, checkpointEvery: 3);
+        var outputDir = Path.Combine(Folder, "seedloss");
+        using var cluster = await StartClusterAsync(2);
+        string jobId;
+        using (var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath))
+        {
+            Assert.Equal(0, submit.WaitForExit(TimeSpan.FromSeconds(60)));
+            jobId = System.Text.RegularExpressions.Regex.Match(submit.Output, @"job (\S+) submitted").Groups[1].Value;
+        }
+
+        // Mid-run, after a committed checkpoint (its event follows the journal's acknowledgement): freeze the seed so no
+        // further step runs, then SIGKILL the seed and, with it, the workers of its cluster incarnation.
+        await WaitUntilAsync(() => Events(outputDir, "checkpoint").Any(), JobTimeout, () => cluster.Outputs());
+        cluster.SeedProcess.Suspend();
+        var killedAt = DateTime.UtcNow;
+        cluster.KillAll();
+        int stepsAtKill = StepCount(outputDir);
+        Assert.True(stepsAtKill < 9, $"the run ended before the kill ({stepsAtKill} steps)");
+
+        // The same port and state folder, fresh workers: the coordinator resumes the job from its journal, nobody asks it to.
+        cluster.RestartSeed();
+        cluster.AddWorker();
+        cluster.AddWorker();
+        await WaitUntilAsync(() => ResumedStepSeen(outputDir), JobTimeout, () => cluster.Outputs());
+        var seconds = (DateTime.UtcNow - killedAt).TotalSeconds;
+        var resumeEvent = Event(outputDir, "resume");
+        output.WriteLine($"seedloss: seed SIGKILL at step {stepsAtKill} -> seed, 2 workers restarted -> first resumed step committed " +
+                         $"(seen in metrics.jsonl) {seconds:0.00} s; resumed from {resumeEvent.GetProperty("checkpoint").GetString()}");
+
+        // `resume --seed` of the job the coordinator already runs: answered with its id and followed, not started twice.
+        using (var resume = NodeProcess.Start("resume", "--run", outputDir, "--seed", cluster.Seed.ToString(), "--wait"))
+        {
+            int exit = resume.WaitForExit(JobTimeout);
+            Assert.True(exit == 0, $"resume --seed --wait exited {exit}:\n{resume.Output}\n{cluster.Outputs()}");
+            Assert.Contains($"job {jobId} resumed", resume.Output);
+        }
+        Assert.Single(Events(outputDir, "resume"));
+        Assert.Contains($"job {jobId} resumed from the coordinator's state", cluster.SeedProcess.Output);
+
+        var reference = RunReference(jobPath, "seedloss", stages: 2);
+        AssertStepsEqual(reference, outputDir, tolerance: 0);
+        AssertAdapterEqual(reference, outputDir, tolerance: 0);
+    }
+
+    // A step line after the "resume" event: the resumed run has committed its first step.
+    private static bool ResumedStepSeen(string outputDir)
+    {
+        if (!File.Exists(Path.Combine(outputDir, MetricsWriter.FileName))) return false;
+        var lines = Lines(outputDir);
+        int resume = lines.FindIndex(l => l.TryGetProperty("event", out var e) && e.GetString() == "resume");
+        return resume >= 0 && lines.Skip(resume + 1).Any(l => l.TryGetProperty("loss", out _));
+    }
+
     // ---- helpers ----
 
     private async Task<LocalCluster> StartClusterAsync(int workers)
