@@ -206,19 +206,29 @@ public sealed partial class Coordinator
 
     private void WritingState()
     {
-        Receive<CoordinatorJournalProtocol.Recorded>(r => Resume(() => _onRecorded!(r.State)));
-        Receive<Akka.Actor.Status.Failure>(f => Resume(() => _onJournalFailed!(f.Cause)), _ => Sender.Equals(_journal));
+        Receive<CoordinatorJournalProtocol.Recorded>(r =>
+        {
+            var recorded = _onRecorded!;
+            Resume();
+            recorded(r.State);
+        });
+        Receive<Akka.Actor.Status.Failure>(f =>
+        {
+            var failed = _onJournalFailed!;
+            Resume();
+            failed(f.Cause);
+        }, _ => Sender.Equals(_journal));
         Receive<Terminated>(t => t.ActorRef.Equals(_journal), _ => OnJournalLost());
         Receive<CoordinatorProtocol.GetJobStatus>(_ => Sender.Tell(_status));
         ReceiveAny(_ => Stash.Stash());
     }
 
-    private void Resume(Action continuation)
+    // Before the continuation runs (it may start the next write): the waiting messages come back after it.
+    private void Resume()
     {
         _onRecorded = null;
         _onJournalFailed = null;
         Stash.UnstashAll();
-        continuation();
     }
 
     // Thrown, so the singleton's supervisor restarts the coordinator: its stages stop (PostStop), a new journal reads

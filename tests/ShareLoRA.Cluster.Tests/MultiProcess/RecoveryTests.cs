@@ -170,7 +170,8 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         string jobId;
         using (var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath))
         {
-            Assert.Equal(0, submit.WaitForExit(TimeSpan.FromSeconds(60)));
+            int submitted = submit.WaitForExit(TimeSpan.FromSeconds(60));
+            Assert.True(submitted == 0, $"submit exited {submitted}:\n{submit.Output}\n{cluster.Outputs()}");
             jobId = System.Text.RegularExpressions.Regex.Match(submit.Output, @"job (\S+) submitted").Groups[1].Value;
         }
 
@@ -185,13 +186,17 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
 
         // The same port and state folder, fresh workers: the coordinator resumes the job from its journal, nobody asks it to.
         cluster.RestartSeed();
+        await cluster.WaitForWorkersAsync(0, TimeSpan.FromSeconds(60)); // workers dialling a seed not yet listening are gated 5 s
+        var seedUp = (DateTime.UtcNow - killedAt).TotalSeconds;
         cluster.AddWorker();
         cluster.AddWorker();
+        await cluster.WaitForWorkersAsync(2, TimeSpan.FromSeconds(90));
+        var workersUp = (DateTime.UtcNow - killedAt).TotalSeconds;
         await WaitUntilAsync(() => ResumedStepSeen(outputDir), JobTimeout, () => cluster.Outputs());
         var seconds = (DateTime.UtcNow - killedAt).TotalSeconds;
         var resumeEvent = Event(outputDir, "resume");
         output.WriteLine($"seedloss: seed SIGKILL at step {stepsAtKill} -> seed, 2 workers restarted -> first resumed step committed " +
-                         $"(seen in metrics.jsonl) {seconds:0.00} s; resumed from {resumeEvent.GetProperty("checkpoint").GetString()}");
+                         $"(seen in metrics.jsonl) {seconds:0.00} s (new seed Up {seedUp:0.0} s, workers Up {workersUp:0.0} s); resumed from {resumeEvent.GetProperty("checkpoint").GetString()}");
 
         // `resume --seed` of the job the coordinator already runs: answered with its id and followed, not started twice.
         using (var resume = NodeProcess.Start("resume", "--run", outputDir, "--seed", cluster.Seed.ToString(), "--wait"))
