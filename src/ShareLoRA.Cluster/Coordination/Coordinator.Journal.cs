@@ -74,6 +74,9 @@ public sealed partial class Coordinator
             _log.Warning("job {0}: the newest valid checkpoint is step {1}, older than the recorded step {2} (see {3}/train.log)",
                 active.JobId, restore.Step, recorded, active.Output);
         BeginRun(run, restore);
+        // Attempt ids name the stage actors: numbered from the clock here, so they never collide with stages of the
+        // previous coordinator that may still be stopping on a surviving worker (JOB-a1 again would be refused there).
+        _attempt = (int)(DateTimeOffset.UtcNow.ToUnixTimeSeconds() % 1_000_000) * 1000;
         _log.Info("job {0} resumed from the coordinator's state at step {1}: {2} steps on {3} stage(s)", run.JobId, run.StepsDone,
             run.Job.Steps, run.Job.Pipeline.Stages);
         Become(WaitingForWorkers);
