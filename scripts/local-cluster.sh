@@ -2,7 +2,10 @@
 # Runs a job on a local cluster: a seed and N workers as separate processes on 127.0.0.1 (free ports), then
 # `sharelora submit --wait`, and stops every process it started — also on failure or Ctrl-C. Every node and the submit
 # run mutual TLS with throw-away certificates made in LOGS/certs (a fresh CA per run); --insecure-local skips TLS.
-#   scripts/local-cluster.sh --workers N --job FILE [--set key=value ...] [--logs DIR] [--insecure-local]
+#   scripts/local-cluster.sh --workers N --job FILE [--set key=value ...] [--logs DIR] [--state DIR] [--insecure-local]
+# The coordinator's state (docs/PERSISTENCE.md) goes to a fresh folder per invocation, deleted at the end, so a killed
+# demo never resumes by itself next time; --state DIR keeps it there instead (a job interrupted with that state then
+# continues by itself when the cluster starts again, and submitting it anew is refused while it runs).
 # Exit code: that of `submit --wait` (0 = the job completed, 1 = it failed on the cluster, 2 = bad arguments).
 # Each worker's process id is written to LOGS/worker-N.pid.
 set -euo pipefail
@@ -14,6 +17,7 @@ cli() { "${cli_cmd[@]}" "$@"; }
 workers=""
 job=""
 logs="logs/local-cluster"
+state=""
 sets=()
 tls=1
 while [[ $# -gt 0 ]]; do
@@ -22,8 +26,9 @@ while [[ $# -gt 0 ]]; do
     --job) job="$2"; shift 2 ;;
     --set) sets+=(--set "$2"); shift 2 ;;
     --logs) logs="$2"; shift 2 ;;
+    --state) state="$2"; shift 2 ;;
     --insecure-local) tls=0; shift ;;
-    -h|--help) sed -n '2,7p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -45,6 +50,8 @@ cleanup() {
     sleep 0.2
   done
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  [[ -n "${throwaway_state:-}" ]] && rm -rf "$throwaway_state"
+  return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -62,6 +69,11 @@ free_port() {
 }
 
 mkdir -p "$logs"
+if [[ -z "$state" ]]; then
+  state="$logs/state.$$"
+  rm -rf "$state"
+  throwaway_state="$state"
+fi
 
 # Throw-away certificates: a new CA for this run (the previous run's folder is replaced, never reused), one
 # certificate per node and one for the submitting client. Written without a password, so the variable is cleared.
@@ -85,7 +97,7 @@ fi
 port="$(free_port)"
 echo "local cluster: seed on 127.0.0.1:$port, $workers worker(s), $mode; node logs in $logs" >&2
 tls_for seed
-(exec "${cli_cmd[@]}" node seed --host 127.0.0.1 --port "$port" --logs "$logs" "${tls_opts[@]}" > "$logs/seed.out" 2>&1) &
+(exec "${cli_cmd[@]}" node seed --host 127.0.0.1 --port "$port" --logs "$logs" --state "$state" "${tls_opts[@]}" > "$logs/seed.out" 2>&1) &
 pids+=($!)
 for i in $(seq "$workers"); do
   tls_for "worker-$i"

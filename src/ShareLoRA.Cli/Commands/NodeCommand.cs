@@ -29,14 +29,20 @@ public static class NodeCommand
             Description = "Folder of the coordinator's state database (SQLite file coordinator.db: active job, last committed checkpoint); " +
                           "default LOGS/state. A shared PostgreSQL instead is set with --config (docs/PERSISTENCE.md).",
         };
+        var join = new Option<string?>("--seed")
+        {
+            Description = "HOST:PORT of a running seed to join as a further seed-role node (the coordinator moves here when that node is " +
+                          "lost; share the state database with it: docs/PERSISTENCE.md). Default: start a new cluster.",
+        };
         var command = new Command("seed", "Start the seed node: the fixed address workers join through; it hosts the coordinator.")
         {
-            host, port, config, logs, state, cert, ca, insecure,
+            host, port, config, logs, state, join, cert, ca, insecure,
         };
         command.SetAction(parse => Run(new NodeOptions(
             NodeRole.Seed,
             Host: parse.GetValue(host),
             Port: parse.GetValue(port),
+            Seed: parse.GetValue(join) is { } joinText ? HostPort.Parse(joinText, "--seed") : null,
             ConfigFile: parse.GetValue(config),
             LogsDirectory: parse.GetValue(logs)!,
             CertificateFile: parse.GetValue(cert),

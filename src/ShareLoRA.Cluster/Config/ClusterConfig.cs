@@ -49,8 +49,9 @@ public static class ClusterConfig
                 "(TLS set up through Akka's own ssl section would trust the system CA store instead of the cluster CA)");
         if (tls) merged = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.enable-ssl = on").WithFallback(merged);
 
-        // Seed nodes: a seed joins itself (at its final host:port); a worker joins through --seed.
-        var seed = options.Role == NodeRole.Seed
+        // Seed nodes: a seed joins itself (at its final host:port) unless given --seed (a further seed-role node joining a
+        // running cluster); a worker joins through --seed.
+        var seed = options.Role == NodeRole.Seed && options.Seed is null
             ? new HostPort(merged.GetString("akka.remote.dot-netty.tcp.hostname"), merged.GetInt("akka.remote.dot-netty.tcp.port"))
             : options.Seed!;
         if (seed.Port == 0)

@@ -11,11 +11,11 @@ namespace ShareLoRA.Cluster.Coordination;
 public static class CheckpointExchange
 {
     /// <summary>What a save took, for the status line.</summary>
-    public sealed record Saved(int Step, long Bytes, double TotalMs);
+    public sealed record Saved(int Step, string Directory, long Bytes, double TotalMs, double CollectMs);
 
     /// <summary>
-    /// Decodes the collected states, saves the checkpoint of the run's committed step and records a "checkpoint" event
-    /// (save_ms from the collect request to the commit, bytes, collect_ms). Throws when the save fails.
+    /// Decodes the collected states and saves the checkpoint of the run's committed step (atomic rename), with its log
+    /// line. Throws when the save fails. The "checkpoint" event follows once the journal has it (<see cref="RecordCommitted"/>).
     /// </summary>
     public static Saved Save(JobRun run, StageStateCollector collected, int stages, double? lastLoss, long collectStartTimestamp)
     {
@@ -25,11 +25,15 @@ public static class CheckpointExchange
         try { saved = run.SaveCheckpoint(states, lastLoss); }
         finally { foreach (var s in states) s.Dispose(); }
         double totalMs = Stopwatch.GetElapsedTime(collectStartTimestamp).TotalMilliseconds;
-        run.WriteEvent("checkpoint", collected.Step, ("save_ms", totalMs), ("bytes", saved.BytesWritten), ("collect_ms", collectMs));
         run.Log.Information("checkpoint step {Step}: {Bytes} bytes, {Ms:0.0} ms in all (collect from {Stages} stage(s) {CollectMs:0.0} ms, {StateBytes} B on the wire; write {WriteMs:0.0} ms)",
             collected.Step, saved.BytesWritten, totalMs, stages, collectMs, collected.Bytes, saved.WriteMs);
-        return new Saved(collected.Step, saved.BytesWritten, totalMs);
+        return new Saved(collected.Step, saved.Directory, saved.BytesWritten, totalMs, collectMs);
     }
+
+    /// <summary>The "checkpoint" event in metrics.jsonl (save_ms from the collect request to the commit, bytes,
+    /// collect_ms), once the coordinator's journal has recorded the checkpoint.</summary>
+    public static void RecordCommitted(JobRun run, Saved saved) =>
+        run.WriteEvent("checkpoint", saved.Step, ("save_ms", saved.TotalMs), ("bytes", saved.Bytes), ("collect_ms", saved.CollectMs));
 
     /// <summary>
     /// The state a stage over layers [<paramref name="firstLayer"/>, <paramref name="endLayer"/>) starts from: its layers'

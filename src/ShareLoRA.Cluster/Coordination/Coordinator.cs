@@ -25,13 +25,16 @@ namespace ShareLoRA.Cluster.Coordination;
 /// fewer when needed) and continues.
 /// </summary>
 /// <remarks>
-/// Named behaviours: Idle, WaitingForWorkers, Starting, Running, Evaluating, Checkpointing, Recovering, Failed. All job state
+/// Named behaviours: ReadingState (start-up: asks the journal), Idle, WaitingForWorkers, Starting, Running, Evaluating,
+/// Checkpointing, Recovering, Failed, WritingState (a journal write in flight; Coordinator.Journal.cs). All job state
 /// lives in <see cref="JobRun"/> plus the stage table here; a step is only ever committed whole, and evaluations and
 /// checkpoints are taken between a commit and the next dispatch. Each start of the stages is an attempt with its own id
 /// ("JOB-aN"), which the stages carry in every message: late messages of an abandoned attempt are dropped. Recovery
 /// decisions are made by the plain <see cref="RecoveryPlanner"/>. Runs on its own pinned dispatcher (tensor work).
+/// Its own state (the active job, its last committed checkpoint, the job counter) is in the <see cref="CoordinatorJournal"/>
+/// child: on start an interrupted job resumes by itself from its newest checkpoint (docs/PERSISTENCE.md).
 /// </remarks>
-public sealed class Coordinator : ReceiveActor, IWithTimers
+public sealed partial class Coordinator : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     /// <summary>HOCON path of the coordinator's dispatcher.</summary>
     public const string DispatcherId = "sharelora.coordinator-dispatcher";
@@ -53,7 +56,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     // The current job: run state, attempt, stage table and the step in progress.
     private JobRun? _run;
-    private JobStatus _status = new(null, null, JobStatus.Idle, "no job submitted yet", 0, 0, null, 0, [], null);
+    private JobStatus _status = new(null, null, JobStatus.Idle, "reading the coordinator's state", 0, 0, null, 0, [], null);
     private int _attempt;
     private string _attemptId = "";
     private Assignment[] _assignments = [];
@@ -98,14 +101,17 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     public Coordinator()
     {
-        Idle();
+        ReadingState();
     }
 
     public static Props Props() => Akka.Actor.Props.Create(() => new Coordinator()).WithDispatcher(DispatcherId);
 
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
         _cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
             typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+        StartJournal();
+    }
 
     protected override void PostStop()
     {
@@ -175,8 +181,8 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
     // While a job is in progress: refuse others, recover from a lost stage, answer status.
     private void BusyHandlers()
     {
-        Receive<CoordinatorProtocol.SubmitJob>(_ =>
-            Sender.Tell(new CoordinatorProtocol.JobRejected($"job {_run!.JobId} is {_status.State}; submit again when it has finished")));
+        Receive<CoordinatorProtocol.SubmitJob>(SubmitWhileBusy);
+        Receive<Terminated>(IsJournal, _ => OnJournalLost());
         Receive<CoordinatorProtocol.StageFailed>(m => m.JobId == _attemptId, m =>
         {
             if (m.Recoverable) OnLoss(m.Message, m.StageIndex);
@@ -192,6 +198,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     private void CommonHandlers()
     {
+        Receive<Terminated>(IsJournal, _ => OnJournalLost());
         Receive<CoordinatorProtocol.GetJobStatus>(_ => Sender.Tell(_status));
         // Late messages of an abandoned attempt or job, membership news while idle: nothing to do.
         Receive<CoordinatorProtocol.StageReady>(m => m.Stage.Tell(new StageProtocol.StopStage(m.JobId)));
@@ -254,44 +261,23 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
 
     private void Submit(CoordinatorProtocol.SubmitJob m)
     {
-        var jobId = $"{++_jobCounter}";
-        JobConfig job;
-        JobRun? run = null;
-        RestoredTrainingState? restore = null;
+        // The counter moves only when the journal records the job, so ids stay unique across restarts.
+        var jobId = $"{_jobCounter + 1}";
+        JobRun run;
+        RestoredTrainingState? restore;
         try
         {
-            job = JobConfig.Parse(m.JobJson, "submitted job", "/");
-            jobId = $"{job.Name}-{_jobCounter}";
-            run = JobRun.Start(jobId, job, resume: m.Resume);
-            if (m.Resume)
-            {
-                restore = run.LoadLatestCheckpoint()
-                    ?? throw new CheckpointException($"{Path.Combine(job.Output, "checkpoints")}: no valid checkpoint to resume from; submit the job instead");
-                run.Restore(restore);
-                run.WriteEvent("resume", restore.Step, ("from_step", restore.Step), ("checkpoint", restore.Name),
-                    ("stages_before", restore.Plan.Stages), ("stages", run.Plan.Stages.Count));
-            }
+            var job = JobConfig.Parse(m.JobJson, "submitted job", "/");
+            jobId = $"{job.Name}-{_jobCounter + 1}";
+            (run, restore) = OpenRun(jobId, job, m.Resume, requireCheckpoint: true);
         }
         catch (Exception e)
         {
-            restore?.Dispose();
-            run?.Log.Error("job {Id} rejected: {Message}", jobId, e.Message);
-            run?.Dispose();
             _log.Warning("job rejected: {0}", e.Message);
             Sender.Tell(new CoordinatorProtocol.JobRejected(e.Message.Split('\n')[0]));
             return;
         }
-        _run = run;
-        _restore = restore;
-        _recovery = null;
-        _recoveries = 0;
-        _attempt = 0;
-        _status = new JobStatus(jobId, job.Name, JobStatus.WaitingForWorkers, "", run.StepsDone, job.Steps, null, 0, [], job.Output);
-        _log.Info("job {0} accepted{1}: {2} steps on {3} stage(s)", jobId, m.Resume ? $" to resume from step {run.StepsDone}" : "",
-            job.Steps, job.Pipeline.Stages);
-        Sender.Tell(new CoordinatorProtocol.JobAccepted(jobId, job.Steps));
-        Become(WaitingForWorkers);
-        TryStart();
+        Accept(run, restore, m.Resume, Sender);
     }
 
     private IReadOnlyList<Address> UpWorkers() =>
@@ -603,9 +589,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
             return;
         }
         _collecting = null;
-        _status = _status with { Message = $"step {run.StepsDone}/{run.Job.Steps}; checkpoint step {collecting.Step} saved" };
-        Become(Running);
-        ContinueAfterStep();
+        RecordCheckpoint(run, saved);
     }
 
     private void OnStageAdapter(CoordinatorProtocol.StageAdapter m)
@@ -628,8 +612,7 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         run.Log.Information("done: {Steps} steps, final loss {Loss:0.0000}; adapter in {Adapter}", run.StepsDone, _status.Loss, directory);
         _log.Info("job {0} completed: {1} steps", run.JobId, run.StepsDone);
         _status = _status with { State = JobStatus.Completed, Message = $"completed {run.StepsDone} steps; adapter in {directory}" };
-        EndJob();
-        Become(Idle);
+        EndJob(Idle);
     }
 
     // ---- recovery ----
@@ -729,18 +712,20 @@ public sealed class Coordinator : ReceiveActor, IWithTimers
         _log.Error("job {0} failed: {1}", run.JobId, reason);
         run.Log.Error("job {Id} failed at step {Step}: {Reason}", run.JobId, run.StepsDone + 1, reason);
         _status = _status with { State = JobStatus.Failed, Message = reason };
-        EndJob();
-        Become(Failed);
+        EndJob(Failed);
     }
 
-    private void EndJob()
+    // Stops and forgets the job, records its end (state and message from the status), then switches to next.
+    private void EndJob(Action next)
     {
+        var jobId = _run!.JobId;
         DropAttempt();
         _restore?.Dispose();
         _restore = null;
         _recovery = null;
         _run?.Dispose();
         _run = null;
+        RecordEnd(jobId, next);
     }
 
     // Stops the attempt's stages and forgets them; their late messages carry the old attempt id and are dropped.

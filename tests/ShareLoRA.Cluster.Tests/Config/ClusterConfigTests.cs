@@ -14,6 +14,15 @@ public class ClusterConfigTests
     }
 
     [Fact]
+    public void AFurtherSeedRoleNodeJoinsThroughTheGivenSeedAndKeepsPersistence()
+    {
+        var config = ClusterConfig.ForNode(new NodeOptions(NodeRole.Seed, Host: "127.0.0.1", Port: 4998, Seed: HostPort.Parse("127.0.0.1:4999"), StateDirectory: "/srv/shared-state"));
+        Assert.Equal(["seed"], config.GetStringList("akka.cluster.roles"));
+        Assert.Equal(["akka.tcp://sharelora@127.0.0.1:4999"], config.GetStringList("akka.cluster.seed-nodes"));
+        Assert.Contains("/srv/shared-state/coordinator.db", config.GetString("akka.persistence.journal.sql.connection-string"));
+    }
+
+    [Fact]
     public void WorkerJoinsThroughTheSeedOnAnyFreePortByDefault()
     {
         var config = ClusterConfig.ForNode(new NodeOptions(NodeRole.Worker, Seed: HostPort.Parse("10.0.0.1:4053")));

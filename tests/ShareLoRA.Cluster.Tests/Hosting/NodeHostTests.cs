@@ -19,7 +19,7 @@ public class NodeHostTests
     public async Task SeedComesUpAnswersStatusAndStopsCleanly()
     {
         var port = FreePort();
-        await using var seed = NodeHost.Start(new NodeOptions(NodeRole.Seed, Host: "127.0.0.1", Port: port));
+        await using var seed = NodeHost.Start(new NodeOptions(NodeRole.Seed, Host: "127.0.0.1", Port: port, StateDirectory: SeedStateFolder.New()));
         Assert.Equal($"seed@127.0.0.1:{port}", seed.Label);
 
         StatusReport? report = null;
@@ -48,7 +48,7 @@ public class NodeHostTests
         using var busy = new TcpListener(IPAddress.Loopback, 0);
         busy.Start();
         var port = ((IPEndPoint)busy.LocalEndpoint).Port;
-        var e = Assert.Throws<NodeStartException>(() => NodeHost.Start(new NodeOptions(NodeRole.Seed, Host: "127.0.0.1", Port: port)));
+        var e = Assert.Throws<NodeStartException>(() => NodeHost.Start(new NodeOptions(NodeRole.Seed, Host: "127.0.0.1", Port: port, StateDirectory: SeedStateFolder.New())));
         Assert.StartsWith($"cannot listen on 127.0.0.1:{port}: address already in use", e.Message);
     }
 }

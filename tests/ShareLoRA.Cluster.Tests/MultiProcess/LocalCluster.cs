@@ -14,13 +14,34 @@ internal sealed class LocalCluster : IDisposable
     private readonly List<NodeProcess> _processes = [];
     private readonly string _logs;
     private ClusterTls? _clientTls;
+    private string _earlierOutputs = "";
 
     public LocalCluster(string logsDirectory, LocalClusterCertificates? certificates = null)
     {
         _logs = logsDirectory;
         Certificates = certificates;
         Seed = new HostPort("127.0.0.1", NodeHostTests.FreePort());
-        _processes.Add(NodeProcess.Start(["node", "seed", "--host", "127.0.0.1", "--port", Seed.Port.ToString(), "--logs", _logs, .. TlsArguments("seed")]));
+        _processes.Add(StartSeed());
+    }
+
+    // The coordinator's state is the default LOGS/state/coordinator.db: a restarted seed with the same logs finds it.
+    private NodeProcess StartSeed() =>
+        NodeProcess.Start(["node", "seed", "--host", "127.0.0.1", "--port", Seed.Port.ToString(), "--logs", _logs, .. TlsArguments("seed")]);
+
+    /// <summary>SIGKILLs every process of the cluster, seed first (their output is kept for failure messages).</summary>
+    public void KillAll()
+    {
+        foreach (var p in _processes) p.Kill();
+        _earlierOutputs += Outputs() + "\n--- (all killed) ---\n";
+        foreach (var p in _processes) p.Dispose();
+        _processes.Clear();
+    }
+
+    /// <summary>After <see cref="KillAll"/>: a new seed at the same port with the same logs and state folder.</summary>
+    public void RestartSeed()
+    {
+        if (_processes.Count != 0) throw new InvalidOperationException("kill the cluster first");
+        _processes.Add(StartSeed());
     }
 
     public HostPort Seed { get; }
@@ -73,7 +94,7 @@ internal sealed class LocalCluster : IDisposable
     }
 
     /// <summary>Every process's output, for failure messages.</summary>
-    public string Outputs() => string.Join("\n", _processes.Select((p, i) => $"--- process {i} ---\n{Tail(p.Output)}"));
+    public string Outputs() => _earlierOutputs + string.Join("\n", _processes.Select((p, i) => $"--- process {i} ---\n{Tail(p.Output)}"));
 
     private static string Tail(string text) => text.Length <= 4000 ? text : text[^4000..];
 

@@ -13,7 +13,8 @@ namespace ShareLoRA.Cluster.Tests.MultiProcess;
 /// <summary>
 /// Issue #5's acceptance tests with real processes: a worker SIGKILLed mid-run (with a spare: bitwise the same run;
 /// without: re-planned over fewer stages, within 1e-5), and a whole cluster stopped and the run resumed on a new one with
-/// `sharelora resume --seed` (also past a corrupt newest checkpoint). Every comparison is against an uninterrupted
+/// `sharelora resume --seed` (also past a corrupt newest checkpoint), and the seed itself SIGKILLed and restarted on its
+/// state folder (the coordinator's journal resumes the job by itself). Every comparison is against an uninterrupted
 /// single-process <see cref="LocalPipelineTrainer"/> run of the same job.
 /// </summary>
 public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
@@ -164,6 +165,136 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
             Assert.Contains("cannot resume: seed is 6 but the checkpoint was written with 5", resume.Output);
         }
         Assert.Equal(jobJson, File.ReadAllText(Path.Combine(outputDir, LocalPipelineTrainer.JobFileName))); // the refused job did not replace it
+    }
+
+    [SkippableFact]
+    public async Task AKilledSeedRestartedOnItsStateContinuesTheJobByItselfBitwise()
+    {
+        var model = SharedAssets.Stories260K;
+        var jobPath = ClusterRunFixture.WriteJob(Folder, "seedloss", model, _data.DataFile, "share-a", 2, "1f1b", steps: 9, checkpointEvery: 3);
+        var outputDir = Path.Combine(Folder, "seedloss");
+        using var cluster = await StartClusterAsync(2);
+        string jobId;
+        using (var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath))
+        {
+            int submitted = submit.WaitForExit(TimeSpan.FromSeconds(60));
+            Assert.True(submitted == 0, $"submit exited {submitted}:\n{submit.Output}\n{cluster.Outputs()}");
+            jobId = System.Text.RegularExpressions.Regex.Match(submit.Output, @"job (\S+) submitted").Groups[1].Value;
+        }
+
+        // Mid-run, after a committed checkpoint (its event follows the journal's acknowledgement): freeze the seed so no
+        // further step runs, then SIGKILL the seed and, with it, the workers of its cluster incarnation.
+        await WaitUntilAsync(() => Events(outputDir, "checkpoint").Any(), JobTimeout, () => cluster.Outputs());
+        cluster.SeedProcess.Suspend();
+        var killedAt = DateTime.UtcNow;
+        cluster.KillAll();
+        int stepsAtKill = StepCount(outputDir);
+        Assert.True(stepsAtKill < 9, $"the run ended before the kill ({stepsAtKill} steps)");
+
+        // The same port and state folder, fresh workers: the coordinator resumes the job from its journal, nobody asks it to.
+        cluster.RestartSeed();
+        await cluster.WaitForWorkersAsync(0, TimeSpan.FromSeconds(60)); // workers dialling a seed not yet listening are gated 5 s
+        var seedUp = (DateTime.UtcNow - killedAt).TotalSeconds;
+        cluster.AddWorker();
+        cluster.AddWorker();
+        await cluster.WaitForWorkersAsync(2, TimeSpan.FromSeconds(90));
+        var workersUp = (DateTime.UtcNow - killedAt).TotalSeconds;
+        await WaitUntilAsync(() => ResumedStepSeen(outputDir), JobTimeout, () => cluster.Outputs());
+        var seconds = (DateTime.UtcNow - killedAt).TotalSeconds;
+        var resumeEvent = Event(outputDir, "resume");
+        output.WriteLine($"seedloss: seed SIGKILL at step {stepsAtKill} -> seed, 2 workers restarted -> first resumed step committed " +
+                         $"(seen in metrics.jsonl) {seconds:0.00} s (new seed Up {seedUp:0.0} s, workers Up {workersUp:0.0} s); resumed from {resumeEvent.GetProperty("checkpoint").GetString()}");
+
+        // `resume --seed` of the job the coordinator already runs: answered with its id and followed, not started twice.
+        using (var resume = NodeProcess.Start("resume", "--run", outputDir, "--seed", cluster.Seed.ToString(), "--wait"))
+        {
+            int exit = resume.WaitForExit(JobTimeout);
+            Assert.True(exit == 0, $"resume --seed --wait exited {exit}:\n{resume.Output}\n{cluster.Outputs()}");
+            Assert.Contains($"job {jobId} resumed", resume.Output);
+        }
+        Assert.Single(Events(outputDir, "resume"));
+        Assert.Contains($"job {jobId} resumed from the coordinator's state", cluster.SeedProcess.Output);
+
+        var reference = RunReference(jobPath, "seedloss", stages: 2);
+        AssertStepsEqual(reference, outputDir, tolerance: 0);
+        AssertAdapterEqual(reference, outputDir, tolerance: 0);
+    }
+
+    [SkippableFact]
+    public async Task TwoSeedsSharingTheStateFileTheSingletonMovesWhenTheOldestIsKilledAndTheJobContinuesBitwise()
+    {
+        var model = SharedAssets.Stories260K;
+        var jobPath = ClusterRunFixture.WriteJob(Folder, "twoseeds", model, _data.DataFile, "share-a", 2, "1f1b", steps: 9, checkpointEvery: 3);
+        var outputDir = Path.Combine(Folder, "twoseeds");
+        var logs = Path.Combine(Folder, "logs-twoseeds");
+        var state = Path.Combine(Folder, "state-twoseeds"); // one SQLite file for both seed-role nodes (same machine, local disk)
+        // The dead seed must be downed by the split-brain resolver before the singleton moves: a shorter failure-detector
+        // pause and stable-after than base.hocon's (5 s, 20 s) keep the test short, for every node alike.
+        var fast = Path.Combine(Folder, "fast-downing.hocon");
+        File.WriteAllText(fast, "akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s\nakka.cluster.split-brain-resolver.stable-after = 4s\n");
+        var first = new ShareLoRA.Cluster.Config.HostPort("127.0.0.1", ShareLoRA.Cluster.Tests.Hosting.NodeHostTests.FreePort());
+        var second = new ShareLoRA.Cluster.Config.HostPort("127.0.0.1", ShareLoRA.Cluster.Tests.Hosting.NodeHostTests.FreePort());
+        string[] Common(string role) => ["node", role, "--host", "127.0.0.1", "--logs", logs, "--config", fast];
+        using var seed1 = NodeProcess.Start([.. Common("seed"), "--port", first.Port.ToString(), "--state", state]);
+        await WaitForMembersAsync(first, seeds: 1, workers: 0, () => seed1.Output);
+        using var seed2 = NodeProcess.Start([.. Common("seed"), "--port", second.Port.ToString(), "--state", state, "--seed", first.ToString()]);
+        using var worker1 = NodeProcess.Start([.. Common("worker"), "--seed", first.ToString()]);
+        using var worker2 = NodeProcess.Start([.. Common("worker"), "--seed", first.ToString()]);
+        string Outputs() => $"--- seed1 ---\n{seed1.Output}\n--- seed2 ---\n{seed2.Output}\n--- worker1 ---\n{worker1.Output}\n--- worker2 ---\n{worker2.Output}";
+        await WaitForMembersAsync(first, seeds: 2, workers: 2, Outputs);
+
+        using (var submit = NodeProcess.Start("submit", "--seed", first.ToString(), "--job", jobPath))
+            Assert.True(submit.WaitForExit(TimeSpan.FromSeconds(60)) == 0, submit.Output);
+        await WaitUntilAsync(() => Events(outputDir, "checkpoint").Any(), JobTimeout, Outputs);
+        seed1.Suspend();
+        var killedAt = DateTime.UtcNow;
+        seed1.Kill(); // the oldest seed-role node, holding the coordinator singleton
+        int stepsAtKill = StepCount(outputDir);
+        Assert.True(stepsAtKill < 9, $"the run ended before the kill ({stepsAtKill} steps)");
+
+        await WaitUntilAsync(() => Events(outputDir, "resume").Any(), JobTimeout, Outputs);
+        var resumedAt = (DateTime.UtcNow - killedAt).TotalSeconds;
+        await WaitUntilAsync(() => ResumedStepSeen(outputDir), JobTimeout, Outputs);
+        var seconds = (DateTime.UtcNow - killedAt).TotalSeconds;
+        output.WriteLine($"twoseeds: oldest seed SIGKILLed at step {stepsAtKill} -> downed, singleton on the other seed, journal read, job resumed " +
+                         $"{resumedAt:0.00} s -> first resumed step committed {seconds:0.00} s (failure-detector pause 3 s, stable-after 4 s)");
+
+        using (var resume = NodeProcess.Start("resume", "--run", outputDir, "--seed", second.ToString(), "--wait"))
+        {
+            int exit = resume.WaitForExit(JobTimeout);
+            Assert.True(exit == 0, $"resume --seed --wait exited {exit}:\n{resume.Output}\n{Outputs()}");
+        }
+        Assert.Contains("resumed from the coordinator's state", seed2.Output);
+        var reference = RunReference(jobPath, "twoseeds", stages: 2);
+        AssertStepsEqual(reference, outputDir, tolerance: 0);
+        AssertAdapterEqual(reference, outputDir, tolerance: 0);
+    }
+
+    private static async Task WaitForMembersAsync(ShareLoRA.Cluster.Config.HostPort seed, int seeds, int workers, Func<string> context)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                var report = await StatusClient.QueryAsync(seed, TimeSpan.FromSeconds(5));
+                if (report.Members.Count(m => m.Status == "Up" && m.Roles.Contains("seed")) >= seeds
+                    && report.Members.Count(m => m.Status == "Up" && m.Roles.Contains("worker")) >= workers)
+                    return;
+            }
+            catch (TimeoutException) { /* still starting */ }
+            if (clock.Elapsed > TimeSpan.FromSeconds(90)) throw new TimeoutException($"{seeds} seed(s) and {workers} worker(s) not Up\n{context()}");
+            await Task.Delay(300);
+        }
+    }
+
+    // A step line after the "resume" event: the resumed run has committed its first step.
+    private static bool ResumedStepSeen(string outputDir)
+    {
+        if (!File.Exists(Path.Combine(outputDir, MetricsWriter.FileName))) return false;
+        var lines = Lines(outputDir);
+        int resume = lines.FindIndex(l => l.TryGetProperty("event", out var e) && e.GetString() == "resume");
+        return resume >= 0 && lines.Skip(resume + 1).Any(l => l.TryGetProperty("loss", out _));
     }
 
     // ---- helpers ----

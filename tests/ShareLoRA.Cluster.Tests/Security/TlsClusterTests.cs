@@ -15,7 +15,7 @@ public sealed class TlsClusterTests
     private static readonly TimeSpan JoinWindow = TimeSpan.FromSeconds(7);
 
     private static NodeOptions Seed(int port, string? cert = "seed") =>
-        new(NodeRole.Seed, Host: "127.0.0.1", Port: port,
+        new(NodeRole.Seed, Host: "127.0.0.1", Port: port, StateDirectory: SeedStateFolder.New(),
             CertificateFile: cert == null ? null : TestCertificates.Pfx(cert), CaFile: cert == null ? null : TestCertificates.CaFile);
 
     private static NodeOptions Worker(int seedPort, string? cert) =>
@@ -126,7 +126,7 @@ public sealed class TlsClusterTests
         using var busy = new TcpListener(IPAddress.Any, 0);
         busy.Start();
         var port = ((IPEndPoint)busy.LocalEndpoint).Port;
-        var e = Assert.Throws<NodeStartException>(() => NodeHost.Start(new NodeOptions(NodeRole.Seed, Host: "0.0.0.0", Port: port)));
+        var e = Assert.Throws<NodeStartException>(() => NodeHost.Start(new NodeOptions(NodeRole.Seed, Host: "0.0.0.0", Port: port, StateDirectory: SeedStateFolder.New())));
         Assert.StartsWith("refusing to listen on 0.0.0.0 without TLS", e.Message);
         Assert.Contains("sharelora certs init", e.Message);
         Assert.Contains("--insecure", e.Message);
