@@ -54,6 +54,15 @@ public sealed class GlueTrainJobTests
     }
 
     [Fact]
+    public void TheExampleGlueJobLoads()
+    {
+        var job = JobConfig.Load(Path.Combine(SharedAssets.RepoRoot, "jobs", "example-glue-sst2-roberta-base.json"));
+        Assert.Equal(new TaskConfig("glue", "sst2"), job.Task);
+        Assert.Equal(16, job.SequencesPerStep);
+        Assert.Equal(["q", "v"], job.Adapter.Targets);
+    }
+
+    [Fact]
     public void GlueJobsThatDoNotFitTheModelFailWithOneLine()
     {
         using var folder = new TempFolder();
