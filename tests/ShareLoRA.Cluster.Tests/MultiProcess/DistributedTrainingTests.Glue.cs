@@ -15,7 +15,8 @@ public sealed partial class DistributedTrainingTests
     /// A "task": {"kind": "glue"} job on a tiny random RobertaForSequenceClassification (real RoBERTa BPE) over a few-row
     /// TSV written here, 2 stages on two workers: the per-step losses and grad norms, the adapter and the classifier head
     /// are bitwise those of the single-process LocalPipelineTrainer with the same P; the head travels with the last
-    /// stage's adapter values. SST-2 carries class ids, STS-B float scores (regression, num_labels 1) on the wire.
+    /// stage's adapter values; the eval losses too. SST-2 carries class ids, STS-B float scores (regression, num_labels 1)
+    /// on the wire.
     /// </summary>
     [SkippableTheory]
     [InlineData("sst2")]
@@ -41,7 +42,7 @@ public sealed partial class DistributedTrainingTests
               "name": "{{name}}",
               "model": "{{model}}",
               "task": { "kind": "glue", "name": "{{task}}" },
-              "data": { "train": "{{data}}", "source_max_len": 24 },
+              "data": { "train": "{{data}}", "eval": "{{data}}", "eval_every": 2, "source_max_len": 24 },
               "adapter": { "method": "share-a", "rank": 4, "alpha": 8, "dropout": 0.1, "targets": ["q", "v"] },
               "optim": { "lr": 1e-2, "max_grad_norm": 0.5, "weight_decay": 0.01 },
               "batch": { "micro_batch_size": 2, "micro_batches": 3 },
@@ -65,6 +66,9 @@ public sealed partial class DistributedTrainingTests
         Assert.Equal(3, referenceSteps.Count);
         Assert.Equal(referenceSteps.Select(l => l.GetProperty("loss").GetDouble()), clusterSteps.Select(l => l.GetProperty("loss").GetDouble()));
         Assert.Equal(referenceSteps.Select(l => l.GetProperty("grad_norm").GetDouble()), clusterSteps.Select(l => l.GetProperty("grad_norm").GetDouble()));
+        // The dev loss through the eval stages (one term per row as well), before step 1, at step 2 and at the last.
+        Assert.Equal(ClusterRunFixture.EvalLosses(referenceOutput), ClusterRunFixture.EvalLosses(outputDir));
+        Assert.Equal([0, 2, 3], ClusterRunFixture.EvalLosses(outputDir).Select(e => e.Step));
         // One loss term per sequence: 3 micro-batches x 2 rows.
         Assert.All(clusterSteps, l => Assert.Equal(6, l.GetProperty("target_tokens").GetInt64()));
         Assert.NotEqual(referenceSteps[0].GetProperty("loss").GetDouble(), referenceSteps[^1].GetProperty("loss").GetDouble());
