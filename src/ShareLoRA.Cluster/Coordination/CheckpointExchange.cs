@@ -37,11 +37,12 @@ public static class CheckpointExchange
 
     /// <summary>
     /// The state a stage over layers [<paramref name="firstLayer"/>, <paramref name="endLayer"/>) starts from: its layers'
-    /// values and AdamW state from the checkpoint plus the run's shared masters, in bounded parts.
+    /// values and AdamW state from the checkpoint plus the run's shared masters, in bounded parts. The stage ending at the
+    /// model's last layer is the last stage: it also takes a trainable head's "head.*" tensors (RoBERTa's classifier).
     /// </summary>
     public static IReadOnlyList<StatePart> RestoreParts(RestoredTrainingState state, JobRun run, int firstLayer, int endLayer)
     {
-        using var slice = state.ForLayers(firstLayer, endLayer);
+        using var slice = state.ForStage(firstLayer, endLayer, holdsHead: endLayer == run.ModelShape.NumLayers);
         var shared = run.SharedValues();
         try { return StageStateWire.Encode(slice, shared); }
         finally { foreach (var t in shared.Values) t.Dispose(); }

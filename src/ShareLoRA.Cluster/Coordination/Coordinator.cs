@@ -414,7 +414,7 @@ public sealed partial class Coordinator : ReceiveActor, IWithTimers, IWithUnboun
         {
             bool first = i == 0, last = i == p - 1;
             var micro = batches
-                .Select(b => new StageProtocol.MicroBatchData(b.Rows, b.Columns, first ? b.InputIds : null, last ? b.Labels : null, b.AttentionMask))
+                .Select(b => StageProtocol.MicroBatchData.For(b, first, last))
                 .ToArray();
             _ready[i]!.Stage.Tell(new StageProtocol.RunStep(_attemptId, step, Math.Max(1, targets), micro));
         }
@@ -522,7 +522,7 @@ public sealed partial class Coordinator : ReceiveActor, IWithTimers, IWithUnboun
             {
                 var (first, count) = parts[k];
                 var micro = batches.Skip(first).Take(count)
-                    .Select(b => new StageProtocol.MicroBatchData(b.Rows, b.Columns, firstStage ? b.InputIds : null, lastStage ? b.Labels : null, b.AttentionMask))
+                    .Select(b => StageProtocol.MicroBatchData.For(b, firstStage, lastStage))
                     .ToArray();
                 _ready[i]!.Stage.Tell(new StageProtocol.RunEval(_attemptId, step, k, parts.Count, first, micro));
             }

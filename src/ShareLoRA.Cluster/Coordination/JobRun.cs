@@ -101,7 +101,7 @@ public sealed class JobRun : IDisposable
                 jobId, job.Name, job.Steps, job.Batch.MicroBatches, job.Batch.MicroBatchSize, job.Pipeline.Stages, job.Pipeline.Schedule, job.Output);
             if (resume) log.Information("resuming job {Name} in {Output} from its newest valid checkpoint", job.Name, job.Output);
             using var tokenizer = HfTokenizer.Load(job.Model);
-            var data = TrainingData.Prepare(job.Data, tokenizer, job.Seed);
+            var data = LocalPipelineTrainer.PrepareData(job, tokenizer);
             log.Information("{Report}", data.Report.ToString());
             // The same eval batches as LocalPipelineTrainer.Evaluate: the eval split in order, micro_batch_size at a time.
             List<Batch> evalBatches = job.Data.EvalEvery > 0
@@ -334,7 +334,8 @@ public sealed class JobRun : IDisposable
         Log.Information("step {Step}: eval loss {EvalLoss:0.0000}", StepsDone, evalLoss);
     }
 
-    /// <summary>Writes OUTPUT/adapter (PEFT for the model's family + native) from the shared masters and the stages' per-layer values; returns the folder.</summary>
+    /// <summary>Writes OUTPUT/adapter (PEFT for the model's family + native) from the shared masters and the stages' per-layer
+    /// values (with a RoBERTa last stage's head, named "head.*", which goes to the head files); returns the folder.</summary>
     public string SaveAdapter(IReadOnlyDictionary<string, Tensor> localValues)
     {
         var directory = Path.Combine(Job.Output, LocalPipelineTrainer.AdapterFolder);
@@ -343,14 +344,17 @@ public sealed class JobRun : IDisposable
         try
         {
             var values = new Dictionary<string, Tensor>(shared);
-            foreach (var (name, value) in localValues) values[name] = value;
+            foreach (var (name, value) in localValues)
+                if (!name.StartsWith(RobertaStageModel.HeadPrefix, StringComparison.Ordinal)) values[name] = value;
             bank.LoadValues(values, source: "stages");
         }
         finally
         {
             foreach (var t in shared.Values) t.Dispose();
         }
-        LocalPipelineTrainer.WriteAdapterFiles(bank, directory, Job.Model, ModelShape.Family);
+        var head = localValues.Where(kv => kv.Key.StartsWith(RobertaStageModel.HeadPrefix, StringComparison.Ordinal))
+            .Select(kv => (kv.Key, kv.Value)).ToList();
+        LocalPipelineTrainer.WriteAdapterFiles(bank, directory, Job, ModelShape.Family, head);
         Log.Information("adapter written to {Directory} (PEFT + {Native})", directory, NativeAdapterFormat.FileName);
         return directory;
     }

@@ -74,7 +74,9 @@ public sealed class StageActor : ReceiveActor
         ReceiveAsync<StageProtocol.RunEval>(m => m.JobId == _spec.JobId, RunEvalAsync);
         Receive<StageProtocol.CollectAdapter>(m => m.JobId == _spec.JobId, _ => Guard("adapter collection", () =>
         {
-            var values = _stage!.LocalParameters.ToDictionary(p => p.Name, p => TensorPayload.FromTensor(p.Value));
+            // Per-layer adapter tensors, and on a RoBERTa last stage the trained classifier head ("head.*").
+            var values = _stage!.LocalParameters.Select(p => (p.Name, p.Value)).Concat(_stage.HeadParameters)
+                .ToDictionary(p => p.Name, p => TensorPayload.FromTensor(p.Value));
             _spec.Coordinator.Tell(new CoordinatorProtocol.StageAdapter(_spec.JobId, _spec.StageIndex, values));
         }));
         Receive<StageProtocol.RestoreState>(m => m.JobId == _spec.JobId, OnRestoreState);
@@ -350,7 +352,7 @@ public sealed class StageActor : ReceiveActor
         int n = b.Rows * b.Columns;
         // Stages get only what they use; the other fields are filled so one tensor type serves every stage.
         var batch = new Batch(b.Rows, b.Columns, b.InputIds ?? new int[n], b.Labels ?? Enumerable.Repeat(TokenizedExample.IgnoreIndex, n).ToArray(),
-            b.AttentionMask, []);
+            b.AttentionMask, []) { RowLabels = b.RowLabels };
         return BatchTensors.From(batch, device(_device));
     }
 

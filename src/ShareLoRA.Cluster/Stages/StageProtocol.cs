@@ -35,14 +35,21 @@ public static class StageProtocol
         [property: Key(1)] DataPlaneAddress? Next) : IClusterMessage;
 
     /// <summary>One micro-batch as this stage needs it, row-major [Rows, Columns]: token ids (first stage only), labels
-    /// (last stage only) and the attention mask (every stage).</summary>
+    /// (last stage only) and the attention mask (every stage). <paramref name="RowLabels"/> (last stage only) carries
+    /// sequence-level targets instead of token labels — a GLUE class id or STS-B score per row.</summary>
     [MessagePackObject]
     public sealed record MicroBatchData(
         [property: Key(0)] int Rows,
         [property: Key(1)] int Columns,
         [property: Key(2)] int[]? InputIds,
         [property: Key(3)] int[]? Labels,
-        [property: Key(4)] int[] AttentionMask);
+        [property: Key(4)] int[] AttentionMask,
+        [property: Key(5)] float[]? RowLabels = null)
+    {
+        /// <summary>The part of <paramref name="b"/> a stage needs: ids to the first stage, labels to the last.</summary>
+        public static MicroBatchData For(Training.Data.Batch b, bool first, bool last) =>
+            new(b.Rows, b.Columns, first ? b.InputIds : null, last ? b.Labels : null, b.AttentionMask, last ? b.RowLabels : null);
+    }
 
     /// <summary>Run the forward and backward passes of optimizer step <paramref name="Step"/> (0-based) over its
     /// micro-batches in the job's schedule; answered by StepPartial. <paramref name="LossDivisor"/> is the step's target

@@ -7,6 +7,10 @@ namespace ShareLoRA.Training.Data;
 /// </summary>
 public sealed record Batch(int Rows, int Columns, int[] InputIds, int[] Labels, int[] AttentionMask, int[] ExampleIndices)
 {
+    /// <summary>One sequence-level target per row (GLUE classes as whole numbers, STS-B scores), or null when the loss
+    /// is on tokens (<see cref="Labels"/>). With it, <see cref="BatchTensors.Labels"/> is float32 [Rows].</summary>
+    public float[]? RowLabels { get; init; }
+
     /// <summary>Positions that carry loss in this micro-batch (normalize the loss of an accumulated step by their sum).</summary>
     public int TargetTokens => Labels.Count(l => l != TokenizedExample.IgnoreIndex);
 

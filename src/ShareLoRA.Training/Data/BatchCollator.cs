@@ -25,6 +25,9 @@ public static class BatchCollator
             example.Labels.CopyTo(labels, r * columns);
             Array.Fill(mask, 1, r * columns, example.Length);
         }
-        return new Batch(rows, columns, ids, labels, mask, indices.ToArray());
+        // Sequence-level targets (GLUE) travel per row; a micro-batch never mixes the two kinds of example.
+        float[]? rowLabels = examples[indices[0]].RowLabel is null ? null
+            : indices.Select(i => examples[i].RowLabel ?? throw new ArgumentException($"example {i} has no sequence label but example {indices[0]} has one")).ToArray();
+        return new Batch(rows, columns, ids, labels, mask, indices.ToArray()) { RowLabels = rowLabels };
     }
 }

@@ -9,6 +9,12 @@ public sealed record TokenizedExample(int[] InputIds, int[] Labels)
     /// <summary>The label of positions without loss (PyTorch's cross_entropy ignore_index).</summary>
     public const int IgnoreIndex = -100;
 
+    /// <summary>
+    /// A sequence-level target (a GLUE class id, or an STS-B score) instead of token labels: then <see cref="Labels"/> is
+    /// all <see cref="IgnoreIndex"/> and the loss has one term for the whole sequence. Null for causal-LM examples.
+    /// </summary>
+    public float? RowLabel { get; init; }
+
     public int Length => InputIds.Length;
 
     /// <summary>Positions that carry loss.</summary>

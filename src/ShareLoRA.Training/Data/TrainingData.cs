@@ -106,6 +106,7 @@ public sealed record TrainingData(IReadOnlyList<TokenizedExample> Train, IReadOn
             h = DropoutSeed.Hash([h, (ulong)example.Length]);
             foreach (var id in example.InputIds) h = DropoutSeed.Hash([h, (uint)id]);
             foreach (var label in example.Labels) h = DropoutSeed.Hash([h, (uint)label]);
+            if (example.RowLabel is { } row) h = DropoutSeed.Hash([h, BitConverter.SingleToUInt32Bits(row)]);
         }
         return h;
     }

@@ -41,6 +41,9 @@ public sealed record JobConfig(
     public const string DefaultDtype = "fp32";
     public static readonly IReadOnlyList<string> Dtypes = ["fp32", "bf16", "fp16"];
 
+    /// <summary>The "task" section, or null for causal-LM training on text/instruction data (the default).</summary>
+    public TaskConfig? Task { get; init; }
+
     /// <summary>Sequences per optimizer step (micro_batch_size x micro_batches).</summary>
     public int SequencesPerStep => Batch.MicroBatchSize * Batch.MicroBatches;
 

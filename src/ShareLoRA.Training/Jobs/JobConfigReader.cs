@@ -37,7 +37,7 @@ internal static partial class JobConfigReader
 
         // All sections first, so a misspelt field anywhere is reported before any value problem.
         var root = JsonSection.Root(rootObject, errors,
-            "name", "model", "data", "adapter", "optim", "batch", "steps", "seed", "output", "device", "dtype", "pipeline", "checkpoint");
+            "name", "model", "data", "adapter", "optim", "batch", "steps", "seed", "output", "device", "dtype", "pipeline", "checkpoint", "task");
         var dataSection = root.Section("data", "train", "eval", "format", "source_max_len", "target_max_len", "train_on_source",
             "eval_every", "eval_max_examples", "skip_bad_lines", "shuffle", "eval_fraction", "group_by_length");
         var adapterSection = root.Section("adapter", "method", "rank", "alpha", "dropout", "targets", "share");
@@ -45,6 +45,8 @@ internal static partial class JobConfigReader
         var batchSection = root.Section("batch", "micro_batch_size", "micro_batches");
         var pipelineSection = root.Section("pipeline", "stages", "schedule", "wire_dtype");
         var checkpointSection = root.Section("checkpoint", "every", "keep");
+        var hasTask = root.Node("task") is not null;
+        var taskSection = root.Section("task", "kind", "name");
 
         var name = root.String("name", fallbackName);
         if (!NamePattern().IsMatch(name))
@@ -77,7 +79,17 @@ internal static partial class JobConfigReader
             NonNegative(checkpointSection, "every", CheckpointConfig.DefaultEvery, errors),
             Positive(checkpointSection, "keep", CheckpointConfig.DefaultKeep, errors));
 
-        return new JobConfig(name, model, data, adapter, optim, batch, steps, seed, output, device, dtype, pipeline, checkpoint);
+        TaskConfig? task = null;
+        if (hasTask)
+        {
+            var kind = taskSection.Choice("kind", TaskConfig.Glue, TaskConfig.Kinds);
+            var taskName = taskSection.RequiredString("name", "the GLUE task (sst2, mrpc, rte, cola, stsb, qnli)");
+            try { Tasks.Glue.GlueTasks.Parse(taskName); }
+            catch (ArgumentException e) { throw errors.Invalid(taskSection.PathOf("name"), e.Message, taskSection.Node("name")); }
+            task = new TaskConfig(kind, taskName);
+        }
+
+        return new JobConfig(name, model, data, adapter, optim, batch, steps, seed, output, device, dtype, pipeline, checkpoint) { Task = task };
     }
 
     private static DataConfig ReadData(JsonSection s, string folder, JobErrors errors)

@@ -13,7 +13,15 @@ internal static class JobConfigWriter
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // paths and names stay readable
     };
 
-    public static JsonObject Write(JobConfig job) => new()
+    public static JsonObject Write(JobConfig job)
+    {
+        var json = WriteCommon(job);
+        // Written only when present, so causal-LM jobs (and their checkpoints' job.json) read exactly as before.
+        if (job.Task is { } task) json["task"] = new JsonObject { ["kind"] = task.Kind, ["name"] = task.Name };
+        return json;
+    }
+
+    private static JsonObject WriteCommon(JobConfig job) => new()
     {
         ["name"] = job.Name,
         ["model"] = job.Model,

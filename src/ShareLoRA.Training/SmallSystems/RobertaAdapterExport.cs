@@ -47,7 +47,13 @@ public static class RobertaAdapterExport
     /// <summary>PEFT key of a head tensor ("classifier.dense.weight" -> "base_model.model.classifier.dense.weight").</summary>
     public static string HeadKey(string hfName) => "base_model.model." + hfName;
 
-    public static void Save(AdapterBank bank, RobertaModel model, string dir, string baseModelNameOrPath, GlueTaskSpec task)
+    public static void Save(AdapterBank bank, RobertaModel model, string dir, string baseModelNameOrPath, GlueTaskSpec task) =>
+        Save(bank, model.HeadParameters().Select(p => (p.Key, (Tensor)p.Value)).ToList(), dir, baseModelNameOrPath, task);
+
+    /// <summary>The same files from the head tensors under their HF names ("classifier.dense.weight", ...): what a
+    /// pipeline run has, whose head lives on its last stage.</summary>
+    public static void Save(AdapterBank bank, IReadOnlyList<(string Name, Tensor Value)> headTensors, string dir, string baseModelNameOrPath,
+        GlueTaskSpec task)
     {
         var layout = bank.Layout;
         if (bank.FirstLayer != 0 || bank.EndLayer != layout.NumLayers)
@@ -55,7 +61,7 @@ public static class RobertaAdapterExport
         Directory.CreateDirectory(dir);
         NativeAdapterFormat.Save(bank, Path.Combine(dir, NativeAdapterFormat.FileName));
         using var scope = NewDisposeScope();
-        var head = model.HeadParameters().Select(p => (p.Key, p.Value.detach().to_type(ScalarType.Float32))).ToList();
+        var head = headTensors.Select(p => (p.Name, p.Value.detach().to_type(ScalarType.Float32))).ToList();
         SafetensorsWriter.Write(Path.Combine(dir, HeadFileName), head, new Dictionary<string, string> { ["format"] = "pt", ["task"] = task.Name });
 
         var targets = layout.OrderedTargets;
@@ -104,7 +110,7 @@ public static class RobertaAdapterExport
                 tensors.Add((LoraKey(l, m, 'A'), bank.A(m, l)));
                 tensors.Add((LoraKey(l, m, 'B'), bank.B(m, l)));
             }
-        tensors.AddRange(head.Select(h => (HeadKey(h.Key), h.Item2)));
+        tensors.AddRange(head.Select(h => (HeadKey(h.Item1), h.Item2)));
         SafetensorsWriter.Write(Path.Combine(dir, PeftAdapterFormat.WeightsFileName), tensors, new Dictionary<string, string> { ["format"] = "pt" });
     }
 }

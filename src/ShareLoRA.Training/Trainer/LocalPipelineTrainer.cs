@@ -13,6 +13,7 @@ using ShareLoRA.Training.Optimization;
 using ShareLoRA.Training.Pipeline;
 using ShareLoRA.Training.Planning;
 using ShareLoRA.Training.SmallSystems;
+using ShareLoRA.Training.Tasks.Glue;
 using Serilog;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -60,6 +61,13 @@ public sealed class LocalPipelineTrainer : IDisposable
     public int StepsDone { get; private set; }
 
     /// <summary>
+    /// The job's tokenized data: GLUE TSVs for a job with a GLUE task (<see cref="GlueJobData"/>), else text/instruction
+    /// data (<see cref="TrainingData.Prepare"/>). The local trainer and the cluster coordinator both prepare it here.
+    /// </summary>
+    public static TrainingData PrepareData(JobConfig job, ITextTokenizer tokenizer) =>
+        job.Task is not null ? GlueJobData.Prepare(job, tokenizer) : TrainingData.Prepare(job.Data, tokenizer, job.Seed);
+
+    /// <summary>
     /// Builds the stages for <paramref name="job"/> on already prepared data (tests pass token ids directly).
     /// Fails with a <see cref="JobConfigException"/> when the job does not fit the model.
     /// </summary>
@@ -104,7 +112,7 @@ public sealed class LocalPipelineTrainer : IDisposable
         log ??= Serilog.Core.Logger.None;
         ResolveModelShape(job);
         using var tokenizer = HfTokenizer.Load(job.Model);
-        var data = TrainingData.Prepare(job.Data, tokenizer, job.Seed);
+        var data = PrepareData(job, tokenizer);
         log.Information("{Report}", data.Report.ToString());
         return new LocalPipelineTrainer(job, data, BatchCollator.PadIdOf(tokenizer), log);
     }
@@ -401,16 +409,29 @@ public sealed class LocalPipelineTrainer : IDisposable
     public void SaveAdapter(string directory)
     {
         using var bank = GatherAdapters();
-        WriteAdapterFiles(bank, directory, Job.Model, ModelShape.Family);
+        WriteAdapterFiles(bank, directory, Job, ModelShape.Family, _stages[^1].HeadParameters);
         _log.Information("adapter written to {Directory} (PEFT + {Native})", directory, NativeAdapterFormat.FileName);
     }
 
     /// <summary>
     /// Writes <paramref name="bank"/> into <paramref name="directory"/> as PEFT in the layout of the model's family and as
-    /// the native file (shared tensors once): what the local trainer and the cluster coordinator both write.
+    /// the native file (shared tensors once): what the local trainer and the cluster coordinator both write. For RoBERTa,
+    /// <paramref name="head"/> is the trained head as the last stage names it ("head.classifier.dense.weight"), written
+    /// with the adapter as `sharelora glue` writes it; other families ignore it.
     /// </summary>
-    public static void WriteAdapterFiles(AdapterBank bank, string directory, string model, ModelFamily family)
+    public static void WriteAdapterFiles(AdapterBank bank, string directory, JobConfig job, ModelFamily family,
+        IReadOnlyList<(string Name, Tensor Value)> head)
     {
+        string model = job.Model;
+        // RoBERTa: native + classifier.safetensors + PEFT SEQ_CLS with the head as modules_to_save, as `sharelora glue` writes.
+        if (family == ModelFamily.Roberta)
+        {
+            var hfHead = head.Select(h => (h.Name.StartsWith(RobertaStageModel.HeadPrefix, StringComparison.Ordinal)
+                ? h.Name[RobertaStageModel.HeadPrefix.Length..] : h.Name, h.Value))
+                .OrderBy(h => h.Item1, StringComparer.Ordinal).ToList(); // one order whoever collected the head (stage or coordinator)
+            RobertaAdapterExport.Save(bank, hfHead, directory, model, GlueJobData.SpecOf(job));
+            return;
+        }
         // GPT-2's q/v adapters act on slices of the fused c_attn: PEFT gets them as one exact LoRA on c_attn.
         if (family == ModelFamily.Gpt2) Gpt2AdapterExport.SavePeft(bank, directory, model);
         else PeftAdapterFormat.Export(bank, directory, model);
@@ -418,9 +439,10 @@ public sealed class LocalPipelineTrainer : IDisposable
     }
 
     /// <summary>Target tokens of a micro-batch as the last stage counts them. Labels are unshifted: position i's logits
-    /// predict label i + 1, so column 0 never carries loss.</summary>
+    /// predict label i + 1, so column 0 never carries loss. With sequence-level labels (GLUE) it is the row count.</summary>
     public static long PredictedTargets(Batch b)
     {
+        if (b.RowLabels is not null) return b.Rows; // sequence-level loss (GLUE): one term per row
         long n = 0;
         for (int r = 0; r < b.Rows; r++)
         {
@@ -472,7 +494,7 @@ public sealed class LocalPipelineTrainer : IDisposable
     /// <summary>
     /// Reads the model's config.json (Llama or GPT-2, by model_type) and checks the job against it: adapter targets
     /// and ranks, stage count, and for GPT-2 that source + target lengths fit its learned positions. A RoBERTa
-    /// classifier is refused: it trains on GLUE (`sharelora glue`), not on text or instruction data.
+    /// classifier needs a GLUE task (and the task's label count), and a GLUE task a RoBERTa model.
     /// </summary>
     public static (ModelShape Shape, AdapterLayout Layout) ResolveModelShape(JobConfig job)
     {
@@ -483,16 +505,27 @@ public sealed class LocalPipelineTrainer : IDisposable
             var (config, llamaLayout) = ResolveModel(job);
             return (ShapeOf(config), llamaLayout);
         }
-        if (family == ModelFamily.Roberta)
+        if (family == ModelFamily.Roberta && job.Task is null)
             throw new JobConfigException(
-                $"{JobSource(job)}: {configPath} is a RoBERTa sequence classifier; train jobs fine-tune causal language models (Llama, GPT-2): use `sharelora glue` for RoBERTa");
+                $"{JobSource(job)}: {configPath} is a RoBERTa sequence classifier; it trains on a GLUE task: add \"task\": {{\"kind\": \"glue\", \"name\": \"sst2\"}} (or use `sharelora glue`)");
+        if (family != ModelFamily.Roberta && job.Task is not null)
+            throw new JobConfigException(
+                $"{JobSource(job)}: task {job.Task.Kind}/{job.Task.Name} needs a RoBERTa sequence classifier, but {configPath} is a {family.Name()} model");
         var shape = ModelShape.FromHfConfigJson(configPath);
+        if (family == ModelFamily.Roberta)
+        {
+            var spec = GlueJobData.SpecOf(job);
+            if (shape.NumLabels != spec.OutputCount)
+                throw new JobConfigException(
+                    $"{JobSource(job)}: {configPath} has num_labels {shape.NumLabels} but {spec.Name} needs {spec.OutputCount}");
+        }
         var layout = AdapterLayoutFactory.Create(job.Adapter, shape, JobSource(job), configPath);
         if (job.Pipeline.Stages > shape.NumLayers)
             throw new JobConfigException(
                 $"{JobSource(job)}: pipeline.stages {job.Pipeline.Stages} exceeds the {shape.NumLayers} layers of {configPath} (each stage needs at least one layer)");
         long longest = (long)job.Data.SourceMaxLen + job.Data.TargetMaxLen;
-        if (longest > shape.MaxPositions)
+        // GLUE inputs are capped by the model's positions when encoded (data.source_max_len is the max length).
+        if (family == ModelFamily.Gpt2 && longest > shape.MaxPositions)
             throw new JobConfigException(
                 $"{JobSource(job)}: data.source_max_len + data.target_max_len = {longest} exceeds n_positions {shape.MaxPositions} of {configPath}; lower them");
         return (shape, layout);

@@ -52,6 +52,42 @@ public sealed class SmallSystemsCommandTests : IDisposable
         Assert.StartsWith("error: --data:", err);
     }
 
+    /// <summary>A job file with "task": {"kind": "glue"} trains a RoBERTa model through `sharelora train` (the local
+    /// pipeline, 2 stages here), evaluates the dev TSV's loss and writes the GLUE adapter with its classifier head.</summary>
+    [SkippableFact]
+    public void AGlueJobFileTrainsThroughTheTrainCommand()
+    {
+        var model = ModelDir("roberta-job", "roberta-base", d =>
+        {
+            using var m = RobertaModel.CreateRandom(new RobertaConfig(50265, 16, 2, 2, 32, MaxPositions: 40), 3);
+            m.Save(d);
+        });
+        var rows = "sentence\tlabel\n" + string.Concat(Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? "a good film" : "a dull film") + $" {i}\t{(i % 2 == 0 ? 1 : 0)}\n"));
+        File.WriteAllText(Path.Combine(_root, "train.tsv"), rows);
+        File.WriteAllText(Path.Combine(_root, "dev.tsv"), rows);
+        var outDir = Path.Combine(_root, "glue-job-out");
+        var job = Path.Combine(_root, "glue-job.json");
+        File.WriteAllText(job, $$"""
+            {
+              "model": "{{model}}",
+              "task": { "kind": "glue", "name": "sst2" },
+              "data": { "train": "train.tsv", "eval": "dev.tsv", "eval_every": 2, "source_max_len": 32 },
+              "adapter": { "method": "share-a", "rank": 4, "alpha": 8, "targets": ["q", "v"] },
+              "batch": { "micro_batch_size": 2, "micro_batches": 2 },
+              "steps": 3,
+              "output": "{{outDir}}",
+              "pipeline": { "stages": 2 }
+            }
+            """);
+        var (code, _, stderr) = CliRun.Run("train", "--job", job, "--quiet");
+        Assert.True(code == 0, stderr);
+        var metrics = File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl"));
+        Assert.Equal(3, metrics.Count(l => l.Contains("\"loss\"")));
+        Assert.Equal(3, metrics.Count(l => l.Contains("\"eval_loss\""))); // before the first step, step 2, step 3
+        foreach (var f in new[] { "adapter.safetensors", "classifier.safetensors", "adapter_config.json", "adapter_model.safetensors" })
+            Assert.True(File.Exists(Path.Combine(outDir, "adapter", f)), f);
+    }
+
     [SkippableFact]
     public void E2eTrainThenGenerateThenScore()
     {

@@ -13,7 +13,7 @@ namespace ShareLoRA.Cluster.Tests.MultiProcess;
 /// single-process reference trainer (P = 1) step for step, and writes the same adapter. One cluster of a seed and
 /// three workers serves every job of this class.
 /// </summary>
-public sealed class DistributedTrainingTests(ClusterRunFixture fixture) : IClassFixture<ClusterRunFixture>
+public sealed partial class DistributedTrainingTests(ClusterRunFixture fixture) : IClassFixture<ClusterRunFixture>
 {
     private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(4);
 

@@ -1,0 +1,132 @@
+using System.Globalization;
+using ShareLoRA.Model.IO;
+using ShareLoRA.Model.Roberta;
+using ShareLoRA.TestSupport;
+using ShareLoRA.Training.SmallSystems;
+using ShareLoRA.Training.Trainer;
+using static TorchSharp.torch;
+
+namespace ShareLoRA.Cluster.Tests.MultiProcess;
+
+/// <summary>GLUE jobs (RoBERTa, one loss term per sequence, trained classifier head) through the cluster.</summary>
+public sealed partial class DistributedTrainingTests
+{
+    /// <summary>
+    /// A "task": {"kind": "glue"} job on a tiny random RobertaForSequenceClassification (real RoBERTa BPE) over a few-row
+    /// TSV written here, 2 stages on two workers: the per-step losses and grad norms, the adapter and the classifier head
+    /// are bitwise those of the single-process LocalPipelineTrainer with the same P; the head travels with the last
+    /// stage's adapter values; the eval losses too. SST-2 carries class ids, STS-B float scores (regression, num_labels 1)
+    /// on the wire.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("sst2")]
+    [InlineData("stsb")]
+    public async Task AGlueJobOnTwoStagesEqualsTheSingleProcessRunBitwiseWithItsHead(string task)
+    {
+        var bpe = SharedAssets.RequireDirectory("tokenizers/roberta-base");
+        var cluster = await fixture.ClusterAsync();
+        bool regression = task == "stsb";
+        var model = Path.Combine(fixture.Folder, $"roberta-tiny-{task}");
+        if (!Directory.Exists(model))
+        {
+            var config = new RobertaConfig(VocabSize: 50265, HiddenSize: 16, NumLayers: 4, NumHeads: 2, IntermediateSize: 32,
+                MaxPositions: 40, NumLabels: regression ? 1 : 2);
+            using (var roberta = RobertaModel.CreateRandom(config, seed: 13, initStd: 0.1)) roberta.Save(model);
+            foreach (var file in new[] { "vocab.json", "merges.txt" }) File.Copy(Path.Combine(bpe, file), Path.Combine(model, file));
+        }
+        var data = WriteGlueTsv(fixture.Folder, task);
+        var name = $"glue-{task}-p2";
+        var jobPath = Path.Combine(fixture.Folder, name + ".json");
+        File.WriteAllText(jobPath, $$"""
+            {
+              "name": "{{name}}",
+              "model": "{{model}}",
+              "task": { "kind": "glue", "name": "{{task}}" },
+              "data": { "train": "{{data}}", "eval": "{{data}}", "eval_every": 2, "source_max_len": 24 },
+              "adapter": { "method": "share-a", "rank": 4, "alpha": 8, "dropout": 0.1, "targets": ["q", "v"] },
+              "optim": { "lr": 1e-2, "max_grad_norm": 0.5, "weight_decay": 0.01 },
+              "batch": { "micro_batch_size": 2, "micro_batches": 3 },
+              "steps": 3,
+              "seed": 5,
+              "output": "{{Path.Combine(fixture.Folder, name)}}",
+              "pipeline": { "stages": 2, "schedule": "1f1b" }
+            }
+            """);
+        using (var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]))
+        {
+            int exit = submit.WaitForExit(JobTimeout);
+            Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
+        }
+        var outputDir = Path.Combine(fixture.Folder, name);
+        var referenceOutput = Path.Combine(fixture.Folder, name + "-reference");
+        LocalPipelineTrainer.Run(ClusterRunFixture.Load(jobPath, $"output={referenceOutput}"));
+
+        var clusterSteps = ClusterRunFixture.StepLines(outputDir);
+        var referenceSteps = ClusterRunFixture.StepLines(referenceOutput);
+        Assert.Equal(3, referenceSteps.Count);
+        Assert.Equal(referenceSteps.Select(l => l.GetProperty("loss").GetDouble()), clusterSteps.Select(l => l.GetProperty("loss").GetDouble()));
+        Assert.Equal(referenceSteps.Select(l => l.GetProperty("grad_norm").GetDouble()), clusterSteps.Select(l => l.GetProperty("grad_norm").GetDouble()));
+        // The dev loss through the eval stages (one term per row as well), before step 1, at step 2 and at the last.
+        Assert.Equal(ClusterRunFixture.EvalLosses(referenceOutput), ClusterRunFixture.EvalLosses(outputDir));
+        Assert.Equal([0, 2, 3], ClusterRunFixture.EvalLosses(outputDir).Select(e => e.Step));
+        // One loss term per sequence: 3 micro-batches x 2 rows.
+        Assert.All(clusterSteps, l => Assert.Equal(6, l.GetProperty("target_tokens").GetInt64()));
+        Assert.NotEqual(referenceSteps[0].GetProperty("loss").GetDouble(), referenceSteps[^1].GetProperty("loss").GetDouble());
+
+        using (var clusterAdapter = ClusterRunFixture.LoadAdapter(outputDir))
+        using (var referenceAdapter = ClusterRunFixture.LoadAdapter(referenceOutput))
+        {
+            Assert.Equal(referenceAdapter.Parameters.Select(p => p.Name).Order(), clusterAdapter.Parameters.Select(p => p.Name).Order());
+            foreach (var e in referenceAdapter.Parameters)
+            {
+                using var scope = NewDisposeScope();
+                Assert.True(eq(clusterAdapter.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal");
+            }
+        }
+        // The head: trained (differs from the checkpoint's) and bitwise equal; the PEFT SEQ_CLS files byte for byte.
+        var head = Path.Combine(outputDir, "adapter", RobertaAdapterExport.HeadFileName);
+        using (var clusterHead = SafetensorsFile.Open(head))
+        using (var referenceHead = SafetensorsFile.Open(Path.Combine(referenceOutput, "adapter", RobertaAdapterExport.HeadFileName)))
+        using (var baseWeights = SafetensorsFile.Open(Path.Combine(model, "model.safetensors")))
+        {
+            var names = clusterHead.Entries.Keys.Order(StringComparer.Ordinal).ToList();
+            Assert.Equal(["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"], names);
+            foreach (var n in names)
+            {
+                using var scope = NewDisposeScope();
+                var c = clusterHead.Read(n);
+                Assert.True(eq(c, referenceHead.Read(n)).all().item<bool>(), $"head tensor {n} is not bitwise equal");
+                Assert.False(eq(c, baseWeights.Read(n).to_type(c.dtype)).all().item<bool>(), $"head tensor {n} did not train");
+            }
+        }
+        foreach (var file in new[] { "adapter_model.safetensors", "adapter_config.json" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(referenceOutput, "adapter", file)), File.ReadAllBytes(Path.Combine(outputDir, "adapter", file)));
+    }
+
+    // A few rows in the GLUE script's layout: SST-2 "sentence<TAB>label", STS-B ten columns with the score last.
+    private static string WriteGlueTsv(string folder, string task)
+    {
+        var path = Path.Combine(folder, $"glue-{task}-train.tsv");
+        var sentences = new[]
+        {
+            "a gripping , funny film", "dull and far too long", "the cast is wonderful", "i hated every minute of it",
+            "an honest , moving story", "flat characters and a lazy plot", "smart and beautifully shot", "a mess from start to end",
+            "warm , generous and alive", "nothing works here", "one of the year 's best", "tedious beyond words",
+        };
+        var lines = new List<string>();
+        if (task == "stsb")
+        {
+            lines.Add("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore");
+            for (int i = 0; i < sentences.Length; i++)
+                lines.Add($"{i}\tmain-captions\tMSRvid\t2012test\t{i:0000}\tnone\tnone\t{sentences[i]}\t{sentences[(i + 1) % sentences.Length]}\t" +
+                    (i * 0.4 % 5).ToString("0.000", CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            lines.Add("sentence\tlabel");
+            for (int i = 0; i < sentences.Length; i++) lines.Add($"{sentences[i]}\t{(i + 1) % 2}");
+        }
+        File.WriteAllText(path, string.Join("\n", lines) + "\n");
+        return path;
+    }
+}
