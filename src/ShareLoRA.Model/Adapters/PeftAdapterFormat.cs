@@ -18,6 +18,31 @@ public static class PeftAdapterFormat
     public const string ConfigFileName = "adapter_config.json";
     public const string WeightsFileName = "adapter_model.safetensors";
 
+    /// <summary>
+    /// The fixed LoRA settings of an adapter_config.json, after target_modules, in PEFT's order: no bias, inference mode,
+    /// plain LoRA (no rsLoRA, no DoRA), every layer. Every PEFT writer of ours (Llama, GPT-2, RoBERTa) goes through this.
+    /// </summary>
+    /// <param name="w">The writer, inside the config object.</param>
+    /// <param name="fanInFanOut">True for Conv1D bases that store weights [in, out] (GPT-2's c_attn).</param>
+    /// <param name="modulesToSave">Modules PEFT saves whole (a classifier head), or null.</param>
+    public static void WriteLoraSettings(Utf8JsonWriter w, bool fanInFanOut, IReadOnlyList<string>? modulesToSave)
+    {
+        w.WriteString("bias", "none");
+        w.WriteBoolean("fan_in_fan_out", fanInFanOut);
+        w.WriteBoolean("inference_mode", true);
+        w.WriteBoolean("init_lora_weights", true);
+        if (modulesToSave is null) w.WriteNull("modules_to_save");
+        else
+        {
+            w.WriteStartArray("modules_to_save");
+            foreach (var m in modulesToSave) w.WriteStringValue(m);
+            w.WriteEndArray();
+        }
+        w.WriteNull("layers_to_transform");
+        w.WriteBoolean("use_rslora", false);
+        w.WriteBoolean("use_dora", false);
+    }
+
     /// <summary>Writes a full-model bank (layers [0, L)) as a PEFT LoRA adapter into <paramref name="directory"/> (created if needed).</summary>
     public static void Export(AdapterBank bank, string directory, string baseModelNameOrPath, bool includeShareLoraSection = true)
     {
@@ -39,14 +64,7 @@ public static class PeftAdapterFormat
             w.WriteStartArray("target_modules");
             foreach (var m in layout.OrderedTargets) w.WriteStringValue(PeftKeys.ProjName(m));
             w.WriteEndArray();
-            w.WriteString("bias", "none");
-            w.WriteBoolean("fan_in_fan_out", false);
-            w.WriteBoolean("inference_mode", true);
-            w.WriteBoolean("init_lora_weights", true);
-            w.WriteNull("modules_to_save");
-            w.WriteNull("layers_to_transform");
-            w.WriteBoolean("use_rslora", false);
-            w.WriteBoolean("use_dora", false);
+            WriteLoraSettings(w, fanInFanOut: false, modulesToSave: null);
             if (includeShareLoraSection)
             {
                 w.WriteStartObject("sharelora");

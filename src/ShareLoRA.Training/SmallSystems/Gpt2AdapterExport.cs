@@ -77,14 +77,7 @@ public static class Gpt2AdapterExport
             w.WriteStartObject("alpha_pattern");
             if (!onlyFused && slices.Count > 1) w.WriteNumber(FusedAttention, fusedAlpha);
             w.WriteEndObject();
-            w.WriteString("bias", "none");
-            w.WriteBoolean("fan_in_fan_out", true);    // GPT-2's Conv1D stores weights [in, out]
-            w.WriteBoolean("inference_mode", true);
-            w.WriteBoolean("init_lora_weights", true);
-            w.WriteNull("modules_to_save");
-            w.WriteNull("layers_to_transform");
-            w.WriteBoolean("use_rslora", false);
-            w.WriteBoolean("use_dora", false);
+            PeftAdapterFormat.WriteLoraSettings(w, fanInFanOut: true, modulesToSave: null);    // GPT-2's Conv1D stores weights [in, out]
             w.WriteStartObject("sharelora");
             w.WriteString("method", layout.MethodName);
             w.WriteNumber("rank", r);

@@ -80,16 +80,7 @@ public static class RobertaAdapterExport
             w.WriteStartArray("target_modules");
             foreach (var m in targets) w.WriteStringValue(ModuleName(m));
             w.WriteEndArray();
-            w.WriteString("bias", "none");
-            w.WriteBoolean("fan_in_fan_out", false);
-            w.WriteBoolean("inference_mode", true);
-            w.WriteBoolean("init_lora_weights", true);
-            w.WriteStartArray("modules_to_save");
-            w.WriteStringValue("classifier");
-            w.WriteEndArray();
-            w.WriteNull("layers_to_transform");
-            w.WriteBoolean("use_rslora", false);
-            w.WriteBoolean("use_dora", false);
+            PeftAdapterFormat.WriteLoraSettings(w, fanInFanOut: false, modulesToSave: ["classifier"]);
             w.WriteStartObject("sharelora");
             w.WriteString("method", layout.MethodName);
             w.WriteStartArray("shared_a");
