@@ -52,25 +52,12 @@ public sealed partial class DistributedTrainingTests
               "pipeline": { "stages": 2, "schedule": "1f1b" }
             }
             """);
-        using (var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]))
-        {
-            int exit = submit.WaitForExit(JobTimeout);
-            Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
-        }
-        var outputDir = Path.Combine(fixture.Folder, name);
-        var referenceOutput = Path.Combine(fixture.Folder, name + "-reference");
-        LocalPipelineTrainer.Run(ClusterRunFixture.Load(jobPath, $"output={referenceOutput}"));
-
-        var clusterSteps = ClusterRunFixture.StepLines(outputDir);
-        var referenceSteps = ClusterRunFixture.StepLines(referenceOutput);
-        Assert.Equal(3, referenceSteps.Count);
-        Assert.Equal(referenceSteps.Select(l => l.GetProperty("loss").GetDouble()), clusterSteps.Select(l => l.GetProperty("loss").GetDouble()));
-        Assert.Equal(referenceSteps.Select(l => l.GetProperty("grad_norm").GetDouble()), clusterSteps.Select(l => l.GetProperty("grad_norm").GetDouble()));
+        var (outputDir, referenceOutput, referenceSteps) = RunOnClusterAndLocally(cluster, jobPath, name, steps: 3);
         // The dev loss through the eval stages (one term per row as well), before step 1, at step 2 and at the last.
         Assert.Equal(ClusterRunFixture.EvalLosses(referenceOutput), ClusterRunFixture.EvalLosses(outputDir));
         Assert.Equal([0, 2, 3], ClusterRunFixture.EvalLosses(outputDir).Select(e => e.Step));
         // One loss term per sequence: 3 micro-batches x 2 rows.
-        Assert.All(clusterSteps, l => Assert.Equal(6, l.GetProperty("target_tokens").GetInt64()));
+        Assert.All(ClusterRunFixture.StepLines(outputDir), l => Assert.Equal(6, l.GetProperty("target_tokens").GetInt64()));
         Assert.NotEqual(referenceSteps[0].GetProperty("loss").GetDouble(), referenceSteps[^1].GetProperty("loss").GetDouble());
 
         using (var clusterAdapter = ClusterRunFixture.LoadAdapter(outputDir))

@@ -133,20 +133,7 @@ public sealed partial class DistributedTrainingTests(ClusterRunFixture fixture) 
         const string name = "gpt2-p2";
         var jobPath = ClusterRunFixture.WriteJob(fixture.Folder, name, model, fixture.DataFile, "share-a", 2, "1f1b",
             targets: "[\"q\", \"v\", \"o\", \"down\"]", evalData: fixture.EvalFile, evalEvery: 2);
-        using (var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]))
-        {
-            int exit = submit.WaitForExit(JobTimeout);
-            Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
-        }
-        var outputDir = Path.Combine(fixture.Folder, name);
-        var referenceOutput = Path.Combine(fixture.Folder, name + "-reference");
-        LocalPipelineTrainer.Run(ClusterRunFixture.Load(jobPath, $"output={referenceOutput}"));
-
-        var clusterSteps = ClusterRunFixture.StepLines(outputDir);
-        var referenceSteps = ClusterRunFixture.StepLines(referenceOutput);
-        Assert.Equal(3, referenceSteps.Count);
-        Assert.Equal(referenceSteps.Select(l => l.GetProperty("loss").GetDouble()), clusterSteps.Select(l => l.GetProperty("loss").GetDouble()));
-        Assert.Equal(referenceSteps.Select(l => l.GetProperty("grad_norm").GetDouble()), clusterSteps.Select(l => l.GetProperty("grad_norm").GetDouble()));
+        var (outputDir, referenceOutput, referenceSteps) = RunOnClusterAndLocally(cluster, jobPath, name, steps: 3);
         Assert.NotEqual(referenceSteps[0].GetProperty("loss").GetDouble(), referenceSteps[^1].GetProperty("loss").GetDouble());
         Assert.Equal(ClusterRunFixture.EvalLosses(referenceOutput), ClusterRunFixture.EvalLosses(outputDir));
         Assert.Equal([0, 2, 3], ClusterRunFixture.EvalLosses(outputDir).Select(e => e.Step));
@@ -209,5 +196,27 @@ public sealed partial class DistributedTrainingTests(ClusterRunFixture fixture) 
         Assert.Equal(1, exit);
         Assert.Matches(@"error: job no-weights-\d+ failed: stage \d on worker akka\.ssl\.tcp://sharelora@127\.0\.0\.1:\d+: load failed: ", submit.Output);
         Assert.Contains(partial, submit.Output);
+    }
+
+    // Runs the job on the cluster (submit --wait) and single-process beside it, and checks that both took the same
+    // steps with bitwise-equal losses and grad norms; returns both output folders and the reference's step lines.
+    private (string Cluster, string Reference, List<System.Text.Json.JsonElement> ReferenceSteps) RunOnClusterAndLocally(
+        LocalCluster cluster, string jobPath, string name, int steps)
+    {
+        using (var submit = NodeProcess.Start(["submit", "--seed", cluster.Seed.ToString(), "--job", jobPath, "--wait", .. cluster.TlsArguments("client")]))
+        {
+            int exit = submit.WaitForExit(JobTimeout);
+            Assert.True(exit == 0, $"submit --wait exited {exit}:\n{submit.Output}\n{cluster.Outputs()}");
+        }
+        var outputDir = Path.Combine(fixture.Folder, name);
+        var referenceOutput = Path.Combine(fixture.Folder, name + "-reference");
+        LocalPipelineTrainer.Run(ClusterRunFixture.Load(jobPath, $"output={referenceOutput}"));
+
+        var clusterSteps = ClusterRunFixture.StepLines(outputDir);
+        var referenceSteps = ClusterRunFixture.StepLines(referenceOutput);
+        Assert.Equal(steps, referenceSteps.Count);
+        Assert.Equal(referenceSteps.Select(l => l.GetProperty("loss").GetDouble()), clusterSteps.Select(l => l.GetProperty("loss").GetDouble()));
+        Assert.Equal(referenceSteps.Select(l => l.GetProperty("grad_norm").GetDouble()), clusterSteps.Select(l => l.GetProperty("grad_norm").GetDouble()));
+        return (outputDir, referenceOutput, referenceSteps);
     }
 }
