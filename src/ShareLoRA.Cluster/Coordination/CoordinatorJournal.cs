@@ -24,6 +24,7 @@ public sealed class CoordinatorJournal : ReceivePersistentActor
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly int _snapshotEvery;
+    private long _newestSnapshot;
     private readonly string _database;
     private CoordinatorState _state = CoordinatorState.Empty;
     private IActorRef? _awaitingWrite;
@@ -60,8 +61,11 @@ public sealed class CoordinatorJournal : ReceivePersistentActor
         {
             // The snapshot holds everything up to its sequence number: older events and snapshots are dead weight.
             // The journal keeps its highest row (marked deleted) so sequence numbers never restart.
-            DeleteMessages(s.Metadata.SequenceNr);
-            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+            // Snapshot writes may finish out of order: an older one landing after a newer one's clean-up is removed
+            // by its own success, which cleans up below the newest snapshot so far, not below itself.
+            _newestSnapshot = Math.Max(_newestSnapshot, s.Metadata.SequenceNr);
+            DeleteMessages(_newestSnapshot);
+            DeleteSnapshots(new SnapshotSelectionCriteria(_newestSnapshot - 1));
         });
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause,
             "coordinator journal: snapshot at sequence number {0} in {1} failed; the events stay and recovery replays them",
