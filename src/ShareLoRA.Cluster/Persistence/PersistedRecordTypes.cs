@@ -1,4 +1,5 @@
 using ShareLoRA.Cluster.Coordination;
+using ShareLoRA.Cluster.Wire;
 
 namespace ShareLoRA.Cluster.Persistence;
 
@@ -17,21 +18,14 @@ public static class PersistedRecordTypes
         ("coordinator.state.v1", typeof(CoordinatorState)),
     ];
 
-    private static readonly Dictionary<string, Type> ByManifest = Entries.ToDictionary(e => e.Manifest, e => e.Type);
-    private static readonly Dictionary<Type, string> ByType = Entries.ToDictionary(e => e.Type, e => e.Manifest);
+    private static readonly ManifestTable Table = new(Entries,
+        type => $"{type.FullName} implements IPersistedRecord but is not registered in PersistedRecordTypes; add it there",
+        manifest => $"unknown persisted record manifest '{manifest}': the database was written by a build with record types this one lacks");
 
     /// <summary>Every registered persisted type with its manifest.</summary>
-    public static IReadOnlyList<(string Manifest, Type Type)> All => Entries;
+    public static IReadOnlyList<(string Manifest, Type Type)> All => Table.All;
 
-    public static string ManifestOf(Type type) =>
-        ByType.TryGetValue(type, out var manifest)
-            ? manifest
-            : throw new InvalidOperationException(
-                $"{type.FullName} implements IPersistedRecord but is not registered in PersistedRecordTypes; add it there");
+    public static string ManifestOf(Type type) => Table.ManifestOf(type);
 
-    public static Type TypeOf(string manifest) =>
-        ByManifest.TryGetValue(manifest, out var type)
-            ? type
-            : throw new System.Runtime.Serialization.SerializationException(
-                $"unknown persisted record manifest '{manifest}': the database was written by a build with record types this one lacks");
+    public static Type TypeOf(string manifest) => Table.TypeOf(manifest);
 }

@@ -65,21 +65,14 @@ public static class WireMessageTypes
         ("eval.stage-stop", typeof(EvalProtocol.StopStage)),
     ];
 
-    private static readonly Dictionary<string, Type> ByManifest = Entries.ToDictionary(e => e.Manifest, e => e.Type);
-    private static readonly Dictionary<Type, string> ByType = Entries.ToDictionary(e => e.Type, e => e.Manifest);
+    private static readonly ManifestTable Table = new(Entries,
+        type => $"{type.FullName} implements IClusterMessage but is not registered in WireMessageTypes; add it there",
+        manifest => $"unknown wire manifest '{manifest}': the sending node runs a build with message types this one lacks");
 
     /// <summary>Every registered message type with its manifest.</summary>
-    public static IReadOnlyList<(string Manifest, Type Type)> All => Entries;
+    public static IReadOnlyList<(string Manifest, Type Type)> All => Table.All;
 
-    public static string ManifestOf(Type type) =>
-        ByType.TryGetValue(type, out var manifest)
-            ? manifest
-            : throw new InvalidOperationException(
-                $"{type.FullName} implements IClusterMessage but is not registered in WireMessageTypes; add it there");
+    public static string ManifestOf(Type type) => Table.ManifestOf(type);
 
-    public static Type TypeOf(string manifest) =>
-        ByManifest.TryGetValue(manifest, out var type)
-            ? type
-            : throw new System.Runtime.Serialization.SerializationException(
-                $"unknown wire manifest '{manifest}': the sending node runs a build with message types this one lacks");
+    public static Type TypeOf(string manifest) => Table.TypeOf(manifest);
 }
