@@ -17,7 +17,7 @@ namespace ShareLoRA.Model;
 /// family's names: those names, in that order, are the keys of state dicts, checkpoints, adapter files and the wire
 /// (tests/ShareLoRA.Model.Tests/ModuleNamesGoldenTests.txt pins them).
 /// </remarks>
-public abstract class LayerRangeModel<TConfig, TEmbedding, TLayer, THead> : nn.Module
+public abstract class LayerRangeModel<TConfig, TEmbedding, TLayer, THead> : nn.Module, ILayerRangeModel
     where TEmbedding : nn.Module
     where TLayer : nn.Module
     where THead : nn.Module
