@@ -3,7 +3,6 @@ using ShareLoRA.Model.IO;
 using ShareLoRA.Model.Layers;
 using ShareLoRA.Model.Llama;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Model.Gpt2;
@@ -14,7 +13,7 @@ namespace ShareLoRA.Model.Gpt2;
 /// mirrors <see cref="LlamaModel"/>: Embed / ForwardLayers / Logits / Forward, the same <see cref="ModelLoadOptions"/>,
 /// <see cref="KvCache"/> and <see cref="IModelAdapters"/>.
 /// </summary>
-public sealed class Gpt2Model : nn.Module
+public sealed class Gpt2Model : LayerRangeModel<Gpt2Config, Gpt2Embedding, Gpt2Block, Gpt2Head>
 {
     /// <summary>
     /// Module types the adapter hook reaches: q, k, v (slices of c_attn), o (attn.c_proj), up (mlp.c_fc), down
@@ -22,61 +21,24 @@ public sealed class Gpt2Model : nn.Module
     /// </summary>
     public static IReadOnlyList<TargetModule> SupportedTargets => ModelFamily.Gpt2.SupportedTargets();
 
-    private readonly Gpt2Embedding? embedding;
-    private readonly ModuleList<Gpt2Block> h;
-    private readonly Gpt2Head? head;
-
-    public Gpt2Config Config { get; }
-    public int FirstLayer { get; }
-    public int EndLayer { get; }
-    public bool HasEmbedding => embedding is not null;
-    public bool HasHead => head is not null;
-    public ScalarType DType { get; }
-    public Device Device { get; }
-
-    public Gpt2Embedding? Embedding => embedding;
-    public IReadOnlyList<Gpt2Block> Layers => h.ToList();
-    public Gpt2Head? Head => head;
-
-    private Gpt2Model(Gpt2Config config, ModelLoadOptions options, WeightSource weights) : base(nameof(Gpt2Model))
+    private Gpt2Model(Gpt2Config config, ModelLoadOptions options, WeightSource weights) : base(nameof(Gpt2Model),
+        config, config.NumLayers, options, ("embedding", "h", "head"),
+        () =>
+        {
+            using var wte = weights(Gpt2Keys.TokenEmbedding, [config.VocabSize, config.HiddenSize]);
+            using var wpe = weights(Gpt2Keys.PositionEmbedding, [config.MaxPositions, config.HiddenSize]);
+            return new Gpt2Embedding(wte, wpe);
+        },
+        i => new Gpt2Block(config, i, weights),
+        embedding =>
+        {
+            using var normW = weights(Gpt2Keys.FinalNormWeight, [config.HiddenSize]);
+            using var normB = weights(Gpt2Keys.FinalNormBias, [config.HiddenSize]);
+            // The head is tied to wte; a copy keeps each module the single owner of its parameters.
+            using var output = embedding?.TokenWeight.clone() ?? weights(Gpt2Keys.TokenEmbedding, [config.VocabSize, config.HiddenSize]);
+            return new Gpt2Head(new FrozenLayerNorm(normW, normB, config.LayerNormEps), output);
+        })
     {
-        Config = config;
-        FirstLayer = options.FirstLayer;
-        EndLayer = options.EndLayer ?? config.NumLayers;
-        if (FirstLayer < 0 || EndLayer > config.NumLayers || FirstLayer > EndLayer)
-            throw new ArgumentException($"layer range [{FirstLayer}, {EndLayer}) is outside the model's {config.NumLayers} layers");
-        FamilyWeights.CheckDType(options.DType);
-        DType = options.DType;
-        Device = torch.device(options.Device);
-        long hidden = config.HiddenSize;
-
-        Tensor? wte = null;
-        try
-        {
-            if (options.IncludeEmbedding)
-            {
-                wte = weights(Gpt2Keys.TokenEmbedding, [config.VocabSize, hidden]);
-                using var wpe = weights(Gpt2Keys.PositionEmbedding, [config.MaxPositions, hidden]);
-                embedding = new Gpt2Embedding(wte, wpe);
-                register_module("embedding", embedding);
-            }
-            h = new ModuleList<Gpt2Block>();
-            for (int i = FirstLayer; i < EndLayer; i++) h.Add(new Gpt2Block(config, i, weights));
-            register_module("h", h);
-            if (options.IncludeHead)
-            {
-                using var normW = weights(Gpt2Keys.FinalNormWeight, [hidden]);
-                using var normB = weights(Gpt2Keys.FinalNormBias, [hidden]);
-                // The head is tied to wte; a copy keeps each module the single owner of its parameters.
-                using var output = wte?.clone() ?? weights(Gpt2Keys.TokenEmbedding, [config.VocabSize, hidden]);
-                head = new Gpt2Head(new FrozenLayerNorm(normW, normB, config.LayerNormEps), output);
-                register_module("head", head);
-            }
-        }
-        finally
-        {
-            wte?.Dispose();
-        }
     }
 
     /// <summary>Loads the requested part of a Hugging Face GPT-2 directory (config.json + safetensors), reading only what that part needs.</summary>
@@ -107,9 +69,9 @@ public sealed class Gpt2Model : nn.Module
     /// <summary>[b, s] token ids at positions [startPosition, startPosition + s) -> [b, s, h]. Needs the embedding.</summary>
     public Tensor Embed(Tensor inputIds, int startPosition = 0)
     {
-        if (embedding is null) throw new InvalidOperationException("this model part has no embedding (IncludeEmbedding was false)");
+        if (Embedding is null) throw new InvalidOperationException("this model part has no embedding (IncludeEmbedding was false)");
         if (inputIds.dim() != 2) throw new ArgumentException($"input ids must be [batch, seq] (got {inputIds.dim()} dims)");
-        return embedding.Forward(inputIds, startPosition);
+        return Embedding.Forward(inputIds, startPosition);
     }
 
     /// <summary>
@@ -124,13 +86,13 @@ public sealed class Gpt2Model : nn.Module
         if (hidden.dim() != 3 || hidden.shape[2] != Config.HiddenSize)
             throw new ArgumentException($"hidden must be [batch, seq, {Config.HiddenSize}] (got [{string.Join(", ", hidden.shape)}])");
         if (startPosition < 0) throw new ArgumentException($"startPosition must be >= 0 (got {startPosition})");
-        if (cache is not null && h.Count > 0 && cache.Length(FirstLayer) != startPosition)
+        if (cache is not null && RangeLayers.Count > 0 && cache.Length(FirstLayer) != startPosition)
             throw new ArgumentException($"KV cache holds {cache.Length(FirstLayer)} positions for layer {FirstLayer} but startPosition is {startPosition}");
 
         long past = cache is not null ? startPosition : 0;
         var mask = LlamaModel.BuildMask(hidden.shape[0], hidden.shape[1], past, attentionMask, hidden.device);
         var x = hidden;
-        foreach (var block in h)
+        foreach (var block in RangeLayers)
             x = block.Forward(x, cache, adapters?.ForLayer(block.LayerIndex), mask);
         return (ReferenceEquals(x, hidden) ? hidden.alias() : x).MoveToOuterDisposeScope();
     }
@@ -138,8 +100,8 @@ public sealed class Gpt2Model : nn.Module
     /// <summary>[b, s, h] -> [b, s, vocab] through ln_f and the tied head. Needs the head.</summary>
     public Tensor Logits(Tensor hidden)
     {
-        if (head is null) throw new InvalidOperationException("this model part has no head (IncludeHead was false)");
-        return head.Forward(hidden);
+        if (Head is null) throw new InvalidOperationException("this model part has no head (IncludeHead was false)");
+        return Head.Forward(hidden);
     }
 
     /// <summary>Token ids [b, s] -> logits [b, s, vocab]. Needs the embedding and the head.</summary>
@@ -149,12 +111,6 @@ public sealed class Gpt2Model : nn.Module
         var hidden = Embed(inputIds, startPosition);
         hidden = ForwardLayers(hidden, startPosition, cache, adapters, attentionMask);
         return Logits(hidden).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>Sets requires_grad false on every base weight (they are created frozen; this restores it).</summary>
-    public void Freeze()
-    {
-        foreach (var p in parameters()) p.requires_grad = false;
     }
 
     /// <summary>(d_in, d_out) of each adaptable module type, for an <see cref="AdapterLayout"/>.</summary>
@@ -172,24 +128,24 @@ public sealed class Gpt2Model : nn.Module
     /// <summary>Base weights under their Hugging Face names (the tied head is not written).</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
     {
-        if (embedding is not null)
+        if (Embedding is not null)
         {
-            yield return new(Gpt2Keys.TokenEmbedding, embedding.TokenWeight);
-            yield return new(Gpt2Keys.PositionEmbedding, embedding.PositionWeight);
+            yield return new(Gpt2Keys.TokenEmbedding, Embedding.TokenWeight);
+            yield return new(Gpt2Keys.PositionEmbedding, Embedding.PositionWeight);
         }
-        foreach (var block in h)
+        foreach (var block in RangeLayers)
             foreach (var t in block.HfTensors()) yield return t;
-        if (head is not null)
+        if (Head is not null)
         {
-            yield return new(Gpt2Keys.FinalNormWeight, head.Norm.Weight);
-            yield return new(Gpt2Keys.FinalNormBias, head.Norm.Bias);
+            yield return new(Gpt2Keys.FinalNormWeight, Head.Norm.Weight);
+            yield return new(Gpt2Keys.FinalNormBias, Head.Norm.Bias);
         }
     }
 
     /// <summary>Writes config.json and model.safetensors (HF GPT2LMHeadModel keys) into <paramref name="dir"/>. Needs the whole model.</summary>
     public void Save(string dir)
     {
-        if (!HasEmbedding || !HasHead || FirstLayer != 0 || EndLayer != Config.NumLayers)
+        if (!IsWholeModel)
             throw new InvalidOperationException("Save needs the whole model (embedding, all layers, head)");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "config.json"), (Config with { TorchDtype = FamilyWeights.DTypeName(DType) }).ToJson());

@@ -1,9 +1,8 @@
-using System.Text;
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Config;
 using ShareLoRA.Model.IO;
+using ShareLoRA.Model.Layers;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Model.Llama;
@@ -13,67 +12,30 @@ namespace ShareLoRA.Model.Llama;
 /// [FirstLayer, EndLayer), optional head. Base weights are frozen. The model knows nothing of training or pipelines;
 /// a pipeline stage is simply a model built with a layer range.
 /// </summary>
-public sealed class LlamaModel : nn.Module
+public sealed class LlamaModel : LayerRangeModel<LlamaConfig, LlamaEmbedding, LlamaDecoderLayer, LlamaHead>
 {
-    private readonly LlamaEmbedding? embed_tokens;
-    private readonly ModuleList<LlamaDecoderLayer> layers;
-    private readonly LlamaHead? head;
     private readonly RotaryEmbedding _rope;
 
-    public LlamaConfig Config { get; }
-    public int FirstLayer { get; }
-    public int EndLayer { get; }
-    public bool HasEmbedding => embed_tokens is not null;
-    public bool HasHead => head is not null;
-    public ScalarType DType { get; }
-    public Device Device { get; }
-
-    public LlamaEmbedding? Embedding => embed_tokens;
-    public IReadOnlyList<LlamaDecoderLayer> Layers => layers.ToList();
-    public LlamaHead? Head => head;
-
-    private LlamaModel(LlamaConfig config, ModelLoadOptions options, WeightSource weights) : base(nameof(LlamaModel))
+    private LlamaModel(LlamaConfig config, ModelLoadOptions options, WeightSource weights) : base(nameof(LlamaModel),
+        config, config.NumHiddenLayers, options, ("embed_tokens", "layers", "head"),
+        () =>
+        {
+            using var table = weights(HfKeys.EmbedTokens, [config.VocabSize, config.HiddenSize]);
+            return new LlamaEmbedding(table);
+        },
+        i => new LlamaDecoderLayer(config, i, weights),
+        embedding =>
+        {
+            using var norm = weights(HfKeys.FinalNorm, [config.HiddenSize]);
+            // Tied models store no lm_head.weight: the output layer is the embedding table. A copy keeps every
+            // module the single owner of its parameters, and the table's bytes are read only once.
+            using var output = config.TieWordEmbeddings
+                ? embedding?.Weight.clone() ?? weights(HfKeys.EmbedTokens, [config.VocabSize, config.HiddenSize])
+                : weights(HfKeys.LmHead, [config.VocabSize, config.HiddenSize]);
+            return new LlamaHead(norm, output, config.RmsNormEps);
+        })
     {
-        Config = config;
-        FirstLayer = options.FirstLayer;
-        EndLayer = options.EndLayer ?? config.NumHiddenLayers;
-        if (FirstLayer < 0 || EndLayer > config.NumHiddenLayers || FirstLayer > EndLayer)
-            throw new ArgumentException($"layer range [{FirstLayer}, {EndLayer}) is outside the model's {config.NumHiddenLayers} layers");
-        if (options.DType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
-            throw new ArgumentException($"model dtype must be floating point (got {options.DType})");
-        DType = options.DType;
-        Device = torch.device(options.Device);
         _rope = new RotaryEmbedding(config);
-
-        Tensor? embedWeight = null;
-        try
-        {
-            if (options.IncludeEmbedding)
-            {
-                embedWeight = weights(HfKeys.EmbedTokens, [config.VocabSize, config.HiddenSize]);
-                embed_tokens = new LlamaEmbedding(embedWeight);
-                register_module("embed_tokens", embed_tokens);
-            }
-            layers = new ModuleList<LlamaDecoderLayer>();
-            for (int i = FirstLayer; i < EndLayer; i++)
-                layers.Add(new LlamaDecoderLayer(config, i, weights));
-            register_module("layers", layers);
-            if (options.IncludeHead)
-            {
-                using var norm = weights(HfKeys.FinalNorm, [config.HiddenSize]);
-                // Tied models store no lm_head.weight: the output layer is the embedding table. A copy keeps every
-                // module the single owner of its parameters, and the table's bytes are read only once.
-                using var output = config.TieWordEmbeddings
-                    ? embedWeight?.clone() ?? weights(HfKeys.EmbedTokens, [config.VocabSize, config.HiddenSize])
-                    : weights(HfKeys.LmHead, [config.VocabSize, config.HiddenSize]);
-                head = new LlamaHead(norm, output, config.RmsNormEps);
-                register_module("head", head);
-            }
-        }
-        finally
-        {
-            embedWeight?.Dispose();
-        }
     }
 
     /// <summary>
@@ -103,30 +65,16 @@ public sealed class LlamaModel : nn.Module
     public static LlamaModel CreateRandom(LlamaConfig config, long seed, ModelLoadOptions? options = null, double initStd = 0.02)
     {
         options ??= new ModelLoadOptions();
-        var device = torch.device(options.Device);
-        return new LlamaModel(config, options, (name, shape) =>
-        {
-            using var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL ^ Fnv1a(name)), torch.CPU);
-            using var noise = randn(shape, ScalarType.Float32, torch.CPU, requires_grad: false, generator: generator);
-            bool isNorm = name.EndsWith("norm.weight", StringComparison.Ordinal);
-            using var values = isNorm ? noise * 0.1 + 1.0 : noise * initStd;
-            return values.to(options.DType, device, copy: true);
-        });
-    }
-
-    private static ulong Fnv1a(string s)
-    {
-        ulong h = 14695981039346656037UL;
-        foreach (var b in Encoding.UTF8.GetBytes(s)) { h ^= b; h *= 1099511628211UL; }
-        return h;
+        return new LlamaModel(config, options, FamilyWeights.Random(seed, options.DType, torch.device(options.Device), initStd,
+            name => name.EndsWith("norm.weight", StringComparison.Ordinal)));
     }
 
     /// <summary>[b, s] token ids -> [b, s, h]. Needs the embedding.</summary>
     public Tensor Embed(Tensor inputIds)
     {
-        if (embed_tokens is null) throw new InvalidOperationException("this model part has no embedding (IncludeEmbedding was false)");
+        if (Embedding is null) throw new InvalidOperationException("this model part has no embedding (IncludeEmbedding was false)");
         if (inputIds.dim() != 2) throw new ArgumentException($"input ids must be [batch, seq] (got {inputIds.dim()} dims)");
-        return embed_tokens.Forward(inputIds);
+        return Embedding.Forward(inputIds);
     }
 
     /// <summary>
@@ -140,7 +88,7 @@ public sealed class LlamaModel : nn.Module
         if (hidden.dim() != 3 || hidden.shape[2] != Config.HiddenSize)
             throw new ArgumentException($"hidden must be [batch, seq, {Config.HiddenSize}] (got [{string.Join(", ", hidden.shape)}])");
         if (startPosition < 0) throw new ArgumentException($"startPosition must be >= 0 (got {startPosition})");
-        if (cache is not null && layers.Count > 0 && cache.Length(FirstLayer) != startPosition)
+        if (cache is not null && RangeLayers.Count > 0 && cache.Length(FirstLayer) != startPosition)
             throw new ArgumentException($"KV cache holds {cache.Length(FirstLayer)} positions for layer {FirstLayer} but startPosition is {startPosition}");
 
         long b = hidden.shape[0], s = hidden.shape[1];
@@ -148,7 +96,7 @@ public sealed class LlamaModel : nn.Module
         var (cos, sin) = _rope.CosSin(startPosition, s, hidden.dtype, hidden.device);
         var mask = BuildMask(b, s, past, attentionMask, hidden.device);
         var x = hidden;
-        foreach (var layer in layers)
+        foreach (var layer in RangeLayers)
             x = layer.Forward(x, cos, sin, cache, adapters?.ForLayer(layer.LayerIndex), mask);
         return (ReferenceEquals(x, hidden) ? hidden.alias() : x).MoveToOuterDisposeScope();
     }
@@ -176,8 +124,8 @@ public sealed class LlamaModel : nn.Module
     /// <summary>[b, s, h] -> [b, s, vocab] through the final norm and lm_head. Needs the head.</summary>
     public Tensor Logits(Tensor hidden)
     {
-        if (head is null) throw new InvalidOperationException("this model part has no head (IncludeHead was false)");
-        return head.Forward(hidden);
+        if (Head is null) throw new InvalidOperationException("this model part has no head (IncludeHead was false)");
+        return Head.Forward(hidden);
     }
 
     /// <summary>Token ids [b, s] -> logits [b, s, vocab]. Needs the embedding and the head.</summary>
@@ -189,47 +137,32 @@ public sealed class LlamaModel : nn.Module
         return Logits(hidden).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Sets requires_grad false on every base weight (they are created frozen; this restores it).</summary>
-    public void Freeze()
-    {
-        foreach (var p in parameters()) p.requires_grad = false;
-    }
-
     /// <summary>Base weights under their Hugging Face names (tied models omit lm_head.weight).</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
     {
-        if (embed_tokens is not null) yield return new(HfKeys.EmbedTokens, embed_tokens.Weight);
-        foreach (var layer in layers)
+        if (Embedding is not null) yield return new(HfKeys.EmbedTokens, Embedding.Weight);
+        foreach (var layer in RangeLayers)
         {
             int i = layer.LayerIndex;
             yield return new(HfKeys.InputNorm(i), layer.InputNorm.Weight);
             foreach (var m in TargetModules.All) yield return new(HfKeys.Weight(i, m), layer.Weight(m));
             yield return new(HfKeys.PostAttentionNorm(i), layer.PostAttentionNorm.Weight);
         }
-        if (head is not null)
+        if (Head is not null)
         {
-            yield return new(HfKeys.FinalNorm, head.Norm.Weight);
-            if (!Config.TieWordEmbeddings) yield return new(HfKeys.LmHead, head.Weight);
+            yield return new(HfKeys.FinalNorm, Head.Norm.Weight);
+            if (!Config.TieWordEmbeddings) yield return new(HfKeys.LmHead, Head.Weight);
         }
     }
 
     /// <summary>Writes config.json and model.safetensors (HF keys) into <paramref name="dir"/>. Needs the whole model.</summary>
     public void Save(string dir)
     {
-        if (!HasEmbedding || !HasHead || FirstLayer != 0 || EndLayer != Config.NumHiddenLayers)
+        if (!IsWholeModel)
             throw new InvalidOperationException("Save needs the whole model (embedding, all layers, head)");
         Directory.CreateDirectory(dir);
-        var config = Config with { TorchDtype = DTypeName(DType) };
+        var config = Config with { TorchDtype = FamilyWeights.DTypeName(DType) };
         File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJson());
         SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), HfTensors(), new Dictionary<string, string> { ["format"] = "pt" });
     }
-
-    private static string DTypeName(ScalarType t) => t switch
-    {
-        ScalarType.Float32 => "float32",
-        ScalarType.Float16 => "float16",
-        ScalarType.BFloat16 => "bfloat16",
-        ScalarType.Float64 => "float64",
-        _ => t.ToString().ToLowerInvariant(),
-    };
 }

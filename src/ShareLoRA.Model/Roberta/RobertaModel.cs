@@ -15,62 +15,30 @@ namespace ShareLoRA.Model.Roberta;
 /// the head is trainable. The API mirrors <see cref="LlamaModel"/>: Embed / ForwardLayers / Logits / Forward with the
 /// same <see cref="ModelLoadOptions"/> and <see cref="IModelAdapters"/>; attention is bidirectional with a padding mask.
 /// </summary>
-public sealed class RobertaModel : nn.Module
+public sealed class RobertaModel : LayerRangeModel<RobertaConfig, RobertaEmbeddings, RobertaLayer, RobertaClassificationHead>
 {
     /// <summary>Module types the adapter hook reaches: q, k, v, o (attention), up (intermediate.dense), down (output.dense). The paper uses q, v.</summary>
     public static IReadOnlyList<TargetModule> SupportedTargets => ModelFamily.Roberta.SupportedTargets();
 
-    private readonly RobertaEmbeddings? embeddings;
-    private readonly ModuleList<RobertaLayer> layer;
-    private readonly RobertaClassificationHead? classifier;
-
-    public RobertaConfig Config { get; }
-    public int FirstLayer { get; }
-    public int EndLayer { get; }
-    public bool HasEmbedding => embeddings is not null;
-    public bool HasHead => classifier is not null;
-    public ScalarType DType { get; }
-    public Device Device { get; }
-
     /// <summary>False when the checkpoint had no classifier (a pre-trained encoder): the head was freshly initialized.</summary>
     public bool HeadFromCheckpoint { get; }
 
-    public RobertaEmbeddings? Embeddings => embeddings;
-    public IReadOnlyList<RobertaLayer> Layers => layer.ToList();
-    public RobertaClassificationHead? Head => classifier;
-
-    private RobertaModel(RobertaConfig config, ModelLoadOptions options, WeightSource weights, WeightSource? headWeights)
-        : base(nameof(RobertaModel))
-    {
-        Config = config;
-        FirstLayer = options.FirstLayer;
-        EndLayer = options.EndLayer ?? config.NumLayers;
-        if (FirstLayer < 0 || EndLayer > config.NumLayers || FirstLayer > EndLayer)
-            throw new ArgumentException($"layer range [{FirstLayer}, {EndLayer}) is outside the model's {config.NumLayers} layers");
-        FamilyWeights.CheckDType(options.DType);
-        DType = options.DType;
-        Device = torch.device(options.Device);
-
-        if (options.IncludeEmbedding)
+    private RobertaModel(RobertaConfig config, ModelLoadOptions options, WeightSource weights, WeightSource? headWeights) : base(nameof(RobertaModel),
+        config, config.NumLayers, options, ("embeddings", "layer", "classifier"),
+        () => new RobertaEmbeddings(config, weights),
+        i => new RobertaLayer(config, i, weights),
+        _ =>
         {
-            embeddings = new RobertaEmbeddings(config, weights);
-            register_module("embeddings", embeddings);
-        }
-        layer = new ModuleList<RobertaLayer>();
-        for (int i = FirstLayer; i < EndLayer; i++) layer.Add(new RobertaLayer(config, i, weights));
-        register_module("layer", layer);
-        if (options.IncludeHead)
-        {
-            HeadFromCheckpoint = headWeights is null;
             var source = headWeights ?? weights;
             long h = config.HiddenSize;
             using var dw = source(RobertaKeys.Weight(RobertaKeys.ClassifierDense), [h, h]);
             using var db = source(RobertaKeys.Bias(RobertaKeys.ClassifierDense), [h]);
             using var ow = source(RobertaKeys.Weight(RobertaKeys.ClassifierOut), [config.NumLabels, h]);
             using var ob = source(RobertaKeys.Bias(RobertaKeys.ClassifierOut), [config.NumLabels]);
-            classifier = new RobertaClassificationHead(dw, db, ow, ob, DType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
-            register_module("classifier", classifier);
-        }
+            return new RobertaClassificationHead(dw, db, ow, ob, options.DType == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
+        })
+    {
+        HeadFromCheckpoint = options.IncludeHead && headWeights is null;
     }
 
     /// <summary>Loads the requested part of a Hugging Face RoBERTa directory (config.json + safetensors).</summary>
@@ -115,9 +83,9 @@ public sealed class RobertaModel : nn.Module
     /// <summary>[b, s] token ids (and optional [b, s] token types) -> [b, s, h]. Needs the embeddings.</summary>
     public Tensor Embed(Tensor inputIds, Tensor? tokenTypeIds = null)
     {
-        if (embeddings is null) throw new InvalidOperationException("this model part has no embeddings (IncludeEmbedding was false)");
+        if (Embedding is null) throw new InvalidOperationException("this model part has no embeddings (IncludeEmbedding was false)");
         if (inputIds.dim() != 2) throw new ArgumentException($"input ids must be [batch, seq] (got {inputIds.dim()} dims)");
-        return embeddings.Forward(inputIds, tokenTypeIds);
+        return Embedding.Forward(inputIds, tokenTypeIds);
     }
 
     /// <summary>Runs encoder layers [FirstLayer, EndLayer) on hidden [b, s, h].</summary>
@@ -135,7 +103,7 @@ public sealed class RobertaModel : nn.Module
             mask = attentionMask.to(hidden.device).ne(0).view(hidden.shape[0], 1, 1, hidden.shape[1]);   // [b, 1, 1, s]
         }
         var x = hidden;
-        foreach (var l in layer)
+        foreach (var l in RangeLayers)
             x = l.Forward(x, adapters?.ForLayer(l.LayerIndex), mask);
         return (ReferenceEquals(x, hidden) ? hidden.alias() : x).MoveToOuterDisposeScope();
     }
@@ -143,8 +111,8 @@ public sealed class RobertaModel : nn.Module
     /// <summary>[b, s, h] -> [b, num_labels] from the &lt;s&gt; token, in the head's dtype (float32). Needs the head.</summary>
     public Tensor Logits(Tensor hidden)
     {
-        if (classifier is null) throw new InvalidOperationException("this model part has no classification head (IncludeHead was false)");
-        return classifier.Forward(hidden);
+        if (Head is null) throw new InvalidOperationException("this model part has no classification head (IncludeHead was false)");
+        return Head.Forward(hidden);
     }
 
     /// <summary>Token ids [b, s] -> [b, num_labels]. Needs the embeddings and the head.</summary>
@@ -169,15 +137,15 @@ public sealed class RobertaModel : nn.Module
     }
 
     /// <summary>Freezes every encoder weight; the classification head stays trainable.</summary>
-    public void Freeze()
+    public override void Freeze()
     {
-        var head = classifier?.parameters().ToHashSet() ?? [];
+        var head = Head?.parameters().ToHashSet() ?? [];
         foreach (var p in parameters()) p.requires_grad = head.Contains(p);
     }
 
     /// <summary>The trainable classifier tensors under their HF names (empty without the head).</summary>
     public IEnumerable<KeyValuePair<string, Parameter>> HeadParameters() =>
-        classifier?.NamedParameters() ?? [];
+        Head?.NamedParameters() ?? [];
 
     /// <summary>(d_in, d_out) of each adaptable module type, for an <see cref="AdapterLayout"/>.</summary>
     public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> AdapterDims(RobertaConfig c) =>
@@ -194,15 +162,15 @@ public sealed class RobertaModel : nn.Module
     /// <summary>Weights under their Hugging Face names (the classifier included when held).</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
     {
-        if (embeddings is not null)
+        if (Embedding is not null)
         {
-            yield return new(RobertaKeys.WordEmbeddings, embeddings.WordWeight);
-            yield return new(RobertaKeys.PositionEmbeddings, embeddings.PositionWeight);
-            yield return new(RobertaKeys.TokenTypeEmbeddings, embeddings.TokenTypeWeight);
-            yield return new(RobertaKeys.Weight(RobertaKeys.EmbeddingNorm), embeddings.Norm.Weight);
-            yield return new(RobertaKeys.Bias(RobertaKeys.EmbeddingNorm), embeddings.Norm.Bias);
+            yield return new(RobertaKeys.WordEmbeddings, Embedding.WordWeight);
+            yield return new(RobertaKeys.PositionEmbeddings, Embedding.PositionWeight);
+            yield return new(RobertaKeys.TokenTypeEmbeddings, Embedding.TokenTypeWeight);
+            yield return new(RobertaKeys.Weight(RobertaKeys.EmbeddingNorm), Embedding.Norm.Weight);
+            yield return new(RobertaKeys.Bias(RobertaKeys.EmbeddingNorm), Embedding.Norm.Bias);
         }
-        foreach (var l in layer)
+        foreach (var l in RangeLayers)
             foreach (var t in l.HfTensors()) yield return t;
         foreach (var (name, p) in HeadParameters()) yield return new(name, p);
     }
@@ -210,7 +178,7 @@ public sealed class RobertaModel : nn.Module
     /// <summary>Writes config.json and model.safetensors (HF keys; the head in the encoder's dtype) into <paramref name="dir"/>. Needs the whole model.</summary>
     public void Save(string dir)
     {
-        if (!HasEmbedding || !HasHead || FirstLayer != 0 || EndLayer != Config.NumLayers)
+        if (!IsWholeModel)
             throw new InvalidOperationException("Save needs the whole model (embeddings, all layers, head)");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "config.json"), (Config with { TorchDtype = FamilyWeights.DTypeName(DType) }).ToJson());

@@ -9,20 +9,12 @@ namespace ShareLoRA.Training.Pipeline;
 /// pre-LN blocks, ln_f + tied head on the last, causal LM loss with the same label shift as Llama, optionally
 /// label-smoothed as the LoRA repo trains E2E (eps 0.1).
 /// </summary>
-public sealed class Gpt2StageModel(Gpt2Model model, double labelSmoothing = 0.0) : IStageModel
+public sealed class Gpt2StageModel(Gpt2Model model, double labelSmoothing = 0.0) : LayerRangeStageModel<Gpt2Model>(model), IStageModel
 {
-    public Gpt2Model Model { get; } = model;
-
     /// <summary>eps of the label-smoothed loss (0 = plain cross-entropy).</summary>
     public double LabelSmoothing { get; } = labelSmoothing is >= 0 and < 1 ? labelSmoothing
         : throw new ArgumentOutOfRangeException(nameof(labelSmoothing), $"label smoothing must be in [0, 1) (got {labelSmoothing})");
 
-    public int FirstLayer => Model.FirstLayer;
-    public int EndLayer => Model.EndLayer;
-    public bool HasEmbedding => Model.HasEmbedding;
-    public bool HasHead => Model.HasHead;
-    public ScalarType DType => Model.DType;
-    public Device Device => Model.Device;
     public IReadOnlyList<(string Name, Tensor Value)> TrainableHead => [];
 
     // Training sequences start at position 0 (no cache), so positions 0..s-1.
@@ -33,8 +25,4 @@ public sealed class Gpt2StageModel(Gpt2Model model, double labelSmoothing = 0.0)
 
     public (Tensor LossSum, long Count) LossSum(Tensor hidden, Tensor labels) =>
         CausalLmLoss.Sum(Model.Logits(hidden), labels, LabelSmoothing);
-
-    public void Freeze() => Model.Freeze();
-
-    public void Dispose() => Model.Dispose();
 }

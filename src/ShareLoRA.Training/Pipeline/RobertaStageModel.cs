@@ -12,24 +12,16 @@ namespace ShareLoRA.Training.Pipeline;
 /// when num_labels is 1 (STS-B), so sum / batch rows is HF's mean loss. The head trains fully: its four tensors are
 /// the last stage's <see cref="TrainableHead"/>, named "head." + their HF names.
 /// </summary>
-public sealed class RobertaStageModel : IStageModel
+public sealed class RobertaStageModel : LayerRangeStageModel<RobertaModel>, IStageModel
 {
     /// <summary>Prefix of the head tensors' names in stage state and checkpoints ("head.classifier.dense.weight").</summary>
     public const string HeadPrefix = "head.";
 
-    public RobertaStageModel(RobertaModel model)
+    public RobertaStageModel(RobertaModel model) : base(model)
     {
-        Model = model;
         TrainableHead = model.HeadParameters().Select(p => (HeadPrefix + p.Key, (Tensor)p.Value)).ToList();
     }
 
-    public RobertaModel Model { get; }
-    public int FirstLayer => Model.FirstLayer;
-    public int EndLayer => Model.EndLayer;
-    public bool HasEmbedding => Model.HasEmbedding;
-    public bool HasHead => Model.HasHead;
-    public ScalarType DType => Model.DType;
-    public Device Device => Model.Device;
     public IReadOnlyList<(string Name, Tensor Value)> TrainableHead { get; }
 
     public Tensor Embed(Tensor inputIds) => Model.Embed(inputIds);
@@ -49,8 +41,4 @@ public sealed class RobertaStageModel : IStageModel
             : cross_entropy(logits.view(-1, numLabels), labels.to(ScalarType.Int64, logits.device).view(-1), reduction: nn.Reduction.Sum);
         return (loss, rows);
     }
-
-    public void Freeze() => Model.Freeze();
-
-    public void Dispose() => Model.Dispose();
 }
