@@ -129,21 +129,10 @@ public static class E2eCommand
     private static string RequireDir(string dir, string option) =>
         Directory.Exists(dir) ? dir : throw new UserError($"{option}: directory not found: {dir}");
 
-    private static IReadOnlyList<E2eInstance> ReadInstances(string path) =>
-        path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? E2eReader.ReadCsv(path) : E2eReader.ReadLoraText(path);
+    private static IReadOnlyList<E2eInstance> ReadInstances(string path) => E2eReader.ReadInstances(path);
 
-    private static IReadOnlyList<E2eTrainingPair> ReadPairs(string path, string option)
-    {
-        if (!File.Exists(path)) throw new UserError($"{option}: file not found: {path}");
-        if (path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase))
-        {
-            var instances = E2eReader.ReadCsv(path);
-            if (instances.Any(i => i.References.Count == 0)) throw new UserError($"{path}: has no references (a test-set CSV without refs cannot train)");
-            return E2eMeaningRepresentation.TrainingPairs(instances);
-        }
-        // LoRA's processed text already holds linearised contexts.
-        return E2eReader.ReadLoraText(path).SelectMany(i => i.References.Select(r => new E2eTrainingPair(i.Mr, r))).ToList();
-    }
+    private static IReadOnlyList<E2eTrainingPair> ReadPairs(string path, string option) =>
+        File.Exists(path) ? E2eReader.ReadTrainingPairs(path) : throw new UserError($"{option}: file not found: {path}");
 
     private static IReadOnlyList<E2eTrainingPair> Limit(IReadOnlyList<E2eTrainingPair> pairs, int? limit) =>
         limit is { } n ? (n < 1 ? throw new UserError($"--limit must be >= 1 (got {n})") : pairs.Take(n).ToList()) : pairs;

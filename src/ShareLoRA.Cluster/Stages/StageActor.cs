@@ -112,7 +112,7 @@ public sealed class StageActor : ReceiveActor
         var optimizer = new AdamWSettings(job.Optim.Lr, job.Optim.Betas.Beta1, job.Optim.Betas.Beta2, job.Optim.Eps, job.Optim.WeightDecay);
         var watch = Stopwatch.StartNew();
         _stage = PipelineStage.Load(job.Model, _spec.StageIndex, _spec.FirstLayer, _spec.EndLayer, IsFirst, IsLast,
-            layout, job.Seed, optimizer, LocalPipelineTrainer.ScalarTypeOf(job.Dtype), _device);
+            layout, job.Seed, optimizer, LocalPipelineTrainer.ScalarTypeOf(job.Dtype), _device, LocalPipelineTrainer.LabelSmoothingOf(job));
         var kind = job.Pipeline.Schedule == "gpipe" ? ScheduleKind.GPipe : ScheduleKind.OneFOneB;
         _schedule = PipelineSchedule.Create(kind, _spec.Stages, job.Batch.MicroBatches);
         _wire = job.Pipeline.WireDtype == "bf16" ? WireDType.Bf16 : WireDType.F32;

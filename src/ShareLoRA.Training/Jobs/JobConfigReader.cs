@@ -46,7 +46,7 @@ internal static partial class JobConfigReader
         var pipelineSection = root.Section("pipeline", "stages", "schedule", "wire_dtype");
         var checkpointSection = root.Section("checkpoint", "every", "keep");
         var hasTask = root.Node("task") is not null;
-        var taskSection = root.Section("task", "kind", "name");
+        var taskSection = root.Section("task", "kind", "name", "label_smoothing");
 
         var name = root.String("name", fallbackName);
         if (!NamePattern().IsMatch(name))
@@ -79,17 +79,29 @@ internal static partial class JobConfigReader
             NonNegative(checkpointSection, "every", CheckpointConfig.DefaultEvery, errors),
             Positive(checkpointSection, "keep", CheckpointConfig.DefaultKeep, errors));
 
-        TaskConfig? task = null;
-        if (hasTask)
-        {
-            var kind = taskSection.Choice("kind", TaskConfig.Glue, TaskConfig.Kinds);
-            var taskName = taskSection.RequiredString("name", "the GLUE task (sst2, mrpc, rte, cola, stsb, qnli)");
-            try { Tasks.Glue.GlueTasks.Parse(taskName); }
-            catch (ArgumentException e) { throw errors.Invalid(taskSection.PathOf("name"), e.Message, taskSection.Node("name")); }
-            task = new TaskConfig(kind, taskName);
-        }
+        var task = hasTask ? ReadTask(taskSection, errors) : null;
 
         return new JobConfig(name, model, data, adapter, optim, batch, steps, seed, output, device, dtype, pipeline, checkpoint) { Task = task };
+    }
+
+    private static TaskConfig ReadTask(JsonSection s, JobErrors errors)
+    {
+        var kind = s.Choice("kind", TaskConfig.Glue, TaskConfig.Kinds);
+        if (kind == TaskConfig.E2e)
+        {
+            if (s.Node("name") is { } name)
+                throw errors.Invalid(s.PathOf("name"), "is not used by an e2e task (E2E NLG has no sub-tasks); remove it", name);
+            var smoothing = s.Double("label_smoothing", TaskConfig.DefaultE2eLabelSmoothing);
+            if (!(smoothing >= 0 && smoothing < 1))
+                throw errors.Invalid(s.PathOf("label_smoothing"), "must be >= 0 and < 1", s.Node("label_smoothing"));
+            return new TaskConfig(kind, null, smoothing);
+        }
+        if (s.Node("label_smoothing") is { } node)
+            throw errors.Invalid(s.PathOf("label_smoothing"), "applies to e2e tasks only (a GLUE loss is not label-smoothed)", node);
+        var taskName = s.RequiredString("name", "the GLUE task (sst2, mrpc, rte, cola, stsb, qnli)");
+        try { Tasks.Glue.GlueTasks.Parse(taskName); }
+        catch (ArgumentException e) { throw errors.Invalid(s.PathOf("name"), e.Message, s.Node("name")); }
+        return new TaskConfig(kind, taskName);
     }
 
     private static DataConfig ReadData(JsonSection s, string folder, JobErrors errors)

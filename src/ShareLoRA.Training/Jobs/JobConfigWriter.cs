@@ -17,7 +17,16 @@ internal static class JobConfigWriter
     {
         var json = WriteCommon(job);
         // Written only when present, so causal-LM jobs (and their checkpoints' job.json) read exactly as before.
-        if (job.Task is { } task) json["task"] = new JsonObject { ["kind"] = task.Kind, ["name"] = task.Name };
+        if (job.Task is { } task) json["task"] = WriteTask(task);
+        return json;
+    }
+
+    // GLUE: kind and name, as before; E2E: kind and label_smoothing (no name).
+    private static JsonObject WriteTask(TaskConfig task)
+    {
+        var json = new JsonObject { ["kind"] = task.Kind };
+        if (task.Name is not null) json["name"] = task.Name;
+        if (task.Kind == TaskConfig.E2e) json["label_smoothing"] = task.LabelSmoothing;
         return json;
     }
 

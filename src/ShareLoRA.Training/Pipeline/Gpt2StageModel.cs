@@ -7,7 +7,7 @@ namespace ShareLoRA.Training.Pipeline;
 /// <summary>
 /// A <see cref="Gpt2Model"/> block range as a pipeline stage's model part: learned positions on the first stage,
 /// pre-LN blocks, ln_f + tied head on the last, causal LM loss with the same label shift as Llama, optionally
-/// label-smoothed as the LoRA repo trains E2E (eps 0.1).
+/// label-smoothed in training as the LoRA repo trains E2E (eps 0.1); the evaluation loss is never smoothed.
 /// </summary>
 public sealed class Gpt2StageModel(Gpt2Model model, double labelSmoothing = 0.0) : LayerRangeStageModel<Gpt2Model>(model), IStageModel
 {
@@ -25,4 +25,8 @@ public sealed class Gpt2StageModel(Gpt2Model model, double labelSmoothing = 0.0)
 
     public (Tensor LossSum, long Count) LossSum(Tensor hidden, Tensor labels) =>
         CausalLmLoss.Sum(Model.Logits(hidden), labels, LabelSmoothing);
+
+    /// <summary>Unsmoothed: the evaluation loss is plain cross-entropy whatever the training's eps.</summary>
+    public (Tensor LossSum, long Count) EvalLossSum(Tensor hidden, Tensor labels) =>
+        CausalLmLoss.Sum(Model.Logits(hidden), labels);
 }

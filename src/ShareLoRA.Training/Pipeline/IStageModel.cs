@@ -33,6 +33,13 @@ public interface IStageModel : IDisposable
     (Tensor LossSum, long Count) LossSum(Tensor hidden, Tensor labels);
 
     /// <summary>
+    /// The loss <see cref="PipelineStage.ForwardEval"/> reports: the plain objective without training-only terms (GPT-2's
+    /// label smoothing), as the LoRA repo's evaluate() and E2eTrainer's validation loss. Same as <see cref="LossSum"/>
+    /// unless a family overrides it.
+    /// </summary>
+    (Tensor LossSum, long Count) EvalLossSum(Tensor hidden, Tensor labels) => LossSum(hidden, labels);
+
+    /// <summary>
     /// Head tensors that train fully beside the adapters (RoBERTa's classifier on the last stage), under stable names;
     /// empty when the head is frozen or absent.
     /// </summary>

@@ -182,7 +182,7 @@ public sealed class PipelineStage : IDisposable
 
     /// <summary>
     /// Forward without gradients or dropout (evaluation): the activation to pass on, or on the last stage the summed
-    /// token CE and the target-token count.
+    /// loss (<see cref="IStageModel.EvalLossSum"/>: token CE, never label-smoothed) and the target-token count.
     /// </summary>
     public StageForwardResult ForwardEval(Tensor input, Tensor attentionMask, Tensor? labels)
     {
@@ -194,7 +194,7 @@ public sealed class PipelineStage : IDisposable
         var hidden = IsFirst ? _model.Embed(input) : input.to_type(_model.DType);
         var output = _model.ForwardLayers(hidden, attentionMask, _bank);
         if (!IsLast) return new StageForwardResult(output.MoveToOuterDisposeScope(), null, 0);
-        var (lossSum, targets) = _model.LossSum(output, labels!);
+        var (lossSum, targets) = _model.EvalLossSum(output, labels!);
         return new StageForwardResult(null, lossSum.to_type(ScalarType.Float64).item<double>(), targets);
     }
 

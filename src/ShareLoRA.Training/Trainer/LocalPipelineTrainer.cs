@@ -13,6 +13,7 @@ using ShareLoRA.Training.Optimization;
 using ShareLoRA.Training.Pipeline;
 using ShareLoRA.Training.Planning;
 using ShareLoRA.Training.SmallSystems;
+using ShareLoRA.Training.Tasks.E2e;
 using ShareLoRA.Training.Tasks.Glue;
 using Serilog;
 using TorchSharp;
@@ -61,11 +62,17 @@ public sealed class LocalPipelineTrainer : IDisposable
     public int StepsDone { get; private set; }
 
     /// <summary>
-    /// The job's tokenized data: GLUE TSVs for a job with a GLUE task (<see cref="GlueJobData"/>), else text/instruction
+    /// The job's tokenized data: GLUE TSVs for a job with a GLUE task (<see cref="GlueJobData"/>), E2E NLG pairs for an E2E
+    /// task (<see cref="E2eJobData"/>), else text/instruction
     /// data (<see cref="TrainingData.Prepare"/>). The local trainer and the cluster coordinator both prepare it here.
     /// </summary>
-    public static TrainingData PrepareData(JobConfig job, ITextTokenizer tokenizer) =>
-        job.Task is not null ? GlueJobData.Prepare(job, tokenizer) : TrainingData.Prepare(job.Data, tokenizer, job.Seed);
+    public static TrainingData PrepareData(JobConfig job, ITextTokenizer tokenizer) => job.Task?.Kind switch
+    {
+        null => TrainingData.Prepare(job.Data, tokenizer, job.Seed),
+        TaskConfig.Glue => GlueJobData.Prepare(job, tokenizer),
+        TaskConfig.E2e => E2eJobData.Prepare(job, tokenizer),
+        var kind => throw new JobConfigException($"{JobSource(job)}: unknown task.kind \"{kind}\""),
+    };
 
     /// <summary>
     /// Builds the stages for <paramref name="job"/> on already prepared data (tests pass token ids directly).
@@ -91,7 +98,7 @@ public sealed class LocalPipelineTrainer : IDisposable
         {
             foreach (var s in Plan.Stages)
                 _stages.Add(PipelineStage.Load(job.Model, s.Index, s.FirstLayer, s.EndLayer, s.HasEmbedding, s.HasHead,
-                    Layout, job.Seed, optimizer, ScalarTypeOf(job.Dtype), job.Device));
+                    Layout, job.Seed, optimizer, ScalarTypeOf(job.Dtype), job.Device, LabelSmoothingOf(job)));
             // Every bank draws the same shared init (counter-seeded by layer 0), so any stage's copy seeds the masters.
             _server = SharedParameterServer.FromBank(_stages[0].Adapters, optimizer);
         }
@@ -494,12 +501,16 @@ public sealed class LocalPipelineTrainer : IDisposable
     /// <summary>
     /// Reads the model's config.json (Llama or GPT-2, by model_type) and checks the job against it: adapter targets
     /// and ranks, stage count, and for GPT-2 that source + target lengths fit its learned positions. A RoBERTa
-    /// classifier needs a GLUE task (and the task's label count), and a GLUE task a RoBERTa model.
+    /// classifier needs a GLUE task (and the task's label count), a GLUE task a RoBERTa model, an E2E task a GPT-2 model.
     /// </summary>
     public static (ModelShape Shape, AdapterLayout Layout) ResolveModelShape(JobConfig job)
     {
         var configPath = Path.Combine(job.Model, "config.json");
         var family = File.Exists(configPath) ? StageModels.FamilyOf(job.Model) : ModelFamily.Llama;
+        // A task names the family it trains (checked before the family's own checks, so a Llama model is refused too).
+        if (job.Task is { } task && File.Exists(configPath) && TaskFamily(task) is var needed && needed != family)
+            throw new JobConfigException(
+                $"{JobSource(job)}: task {task} needs a {(needed == ModelFamily.Gpt2 ? "GPT-2 model" : "RoBERTa sequence classifier")}, but {configPath} is a {family.Name()} model");
         if (family == ModelFamily.Llama)
         {
             var (config, llamaLayout) = ResolveModel(job);
@@ -508,9 +519,6 @@ public sealed class LocalPipelineTrainer : IDisposable
         if (family == ModelFamily.Roberta && job.Task is null)
             throw new JobConfigException(
                 $"{JobSource(job)}: {configPath} is a RoBERTa sequence classifier; it trains on a GLUE task: add \"task\": {{\"kind\": \"glue\", \"name\": \"sst2\"}} (or use `sharelora glue`)");
-        if (family != ModelFamily.Roberta && job.Task is not null)
-            throw new JobConfigException(
-                $"{JobSource(job)}: task {job.Task.Kind}/{job.Task.Name} needs a RoBERTa sequence classifier, but {configPath} is a {family.Name()} model");
         var shape = ModelShape.FromHfConfigJson(configPath);
         if (family == ModelFamily.Roberta)
         {
@@ -530,6 +538,13 @@ public sealed class LocalPipelineTrainer : IDisposable
                 $"{JobSource(job)}: data.source_max_len + data.target_max_len = {longest} exceeds n_positions {shape.MaxPositions} of {configPath}; lower them");
         return (shape, layout);
     }
+
+    // The family a task's data and loss are written for: GLUE heads on RoBERTa, E2E generation on GPT-2.
+    private static ModelFamily TaskFamily(TaskConfig task) => task.Kind == TaskConfig.E2e ? ModelFamily.Gpt2 : ModelFamily.Roberta;
+
+    /// <summary>eps of the training loss's label smoothing for <paramref name="job"/>'s stages: task.label_smoothing of an
+    /// E2E job, else 0. Evaluation losses are never smoothed (<see cref="IStageModel.EvalLossSum"/>).</summary>
+    public static double LabelSmoothingOf(JobConfig job) => job.Task is { Kind: TaskConfig.E2e } task ? task.LabelSmoothing : 0.0;
 
     private static ModelShape ShapeOf(LlamaConfig c) =>
         new(c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim, c.VocabSize, c.TieWordEmbeddings);

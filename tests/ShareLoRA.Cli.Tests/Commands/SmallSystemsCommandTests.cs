@@ -88,6 +88,48 @@ public sealed class SmallSystemsCommandTests : IDisposable
             Assert.True(File.Exists(Path.Combine(outDir, "adapter", f)), f);
     }
 
+    /// <summary>A job file with "task": {"kind": "e2e"} trains GPT-2 through `sharelora train` (2 pipeline stages), and
+    /// `e2e generate` decodes with the run's adapter folder: one output line per instance.</summary>
+    [SkippableFact]
+    public void AnE2eJobFileTrainsThroughTheTrainCommandAndItsAdapterGenerates()
+    {
+        var model = ModelDir("gpt2-job", "gpt2", d =>
+        {
+            using var m = Gpt2Model.CreateRandom(new Gpt2Config(50257, 64, 16, 2, 2, 32), 4);
+            m.Save(d);
+        });
+        File.WriteAllText(Path.Combine(_root, "e2e-train.csv"), "mr,ref\n" +
+            "\"name[Cotto], food[Italian]\",Cotto serves Italian food.\n\"name[Cotto], food[Italian]\",Italian food at Cotto.\n" +
+            "\"name[Alimentum], area[riverside]\",Alimentum is by the river.\n\"name[Aromi], eatType[pub]\",Aromi is a pub.\n");
+        var outDir = Path.Combine(_root, "e2e-job-out");
+        var job = Path.Combine(_root, "e2e-job.json");
+        File.WriteAllText(job, $$"""
+            {
+              "model": "{{model}}",
+              "task": { "kind": "e2e", "label_smoothing": 0.1 },
+              "data": { "train": "e2e-train.csv", "eval": "e2e-train.csv", "eval_every": 2, "source_max_len": 32, "target_max_len": 32 },
+              "adapter": { "method": "lora", "rank": 4, "alpha": 32, "targets": ["q", "v"] },
+              "optim": { "lr": 1e-2, "weight_decay": 0.01, "schedule": "linear", "warmup_steps": 1 },
+              "batch": { "micro_batch_size": 2, "micro_batches": 1 },
+              "steps": 3,
+              "output": "{{outDir}}",
+              "pipeline": { "stages": 2 }
+            }
+            """);
+        var (code, _, stderr) = CliRun.Run("train", "--job", job, "--quiet");
+        Assert.True(code == 0, stderr);
+        var metrics = File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl"));
+        Assert.Equal(3, metrics.Count(l => l.Contains("\"loss\"")));
+        Assert.Equal(3, metrics.Count(l => l.Contains("\"eval_loss\""))); // before the first step, step 2, step 3
+        Assert.Contains("data: e2e, train 4 examples", File.ReadAllText(Path.Combine(outDir, "train.log")));
+
+        var hyp = Path.Combine(_root, "job-hyps.txt");
+        (code, _, stderr) = CliRun.Run("e2e", "generate", "--model", model, "--adapter", Path.Combine(outDir, "adapter"),
+            "--data", Path.Combine(_root, "e2e-train.csv"), "--out", hyp, "--beams", "2", "--max-new-tokens", "4");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(3, File.ReadAllLines(hyp).Length); // three distinct MRs
+    }
+
     [SkippableFact]
     public void E2eTrainThenGenerateThenScore()
     {

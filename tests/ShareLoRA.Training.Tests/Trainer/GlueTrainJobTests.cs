@@ -49,7 +49,7 @@ public sealed class GlueTrainJobTests
         Assert.Contains("task.name", bad.Message);
         Assert.Contains("unknown GLUE task 'squad'", bad.Message);
         var kind = Assert.Throws<JobConfigException>(() => JobConfig.Load(folder.Write("kind.json",
-            """{ "model": "m", "task": { "kind": "e2e", "name": "x" }, "data": { "train": "t.tsv" } }""")));
+            """{ "model": "m", "task": { "kind": "squad", "name": "x" }, "data": { "train": "t.tsv" } }""")));
         Assert.Contains("task.kind", kind.Message);
     }
 

@@ -64,6 +64,12 @@ public static class E2eMeaningRepresentation
     }
 
     /// <summary>One training pair per (MR, reference), in file order, with the raw official reference as target.</summary>
-    public static IReadOnlyList<E2eTrainingPair> TrainingPairs(IEnumerable<E2eInstance> instances) =>
-        instances.SelectMany(x => x.References.Select(r => new E2eTrainingPair(Linearize(x.Mr, $"MR at line {x.Line}"), r))).ToList();
+    /// <param name="instances">Instances of one CSV.</param>
+    /// <param name="file">The CSV's path, so a malformed MR's error reads "file:line"; null: "MR at line N".</param>
+    public static IReadOnlyList<E2eTrainingPair> TrainingPairs(IEnumerable<E2eInstance> instances, string? file = null) =>
+        instances.SelectMany(x =>
+        {
+            var context = Linearize(x.Mr, file is null ? $"MR at line {x.Line}" : $"{file}:{x.Line}");
+            return x.References.Select(r => new E2eTrainingPair(context, r));
+        }).ToList();
 }

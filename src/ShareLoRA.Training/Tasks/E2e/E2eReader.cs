@@ -83,6 +83,27 @@ public static class E2eReader
         return order.Select(c => new E2eInstance(groups[c].Line, c, groups[c].Refs)).ToList();
     }
 
+    /// <summary>
+    /// Training pairs of a file as `sharelora e2e train` and E2E jobs read them: a *.csv is the official CSV (each MR
+    /// linearised, one pair per reference, <see cref="E2eMeaningRepresentation.TrainingPairs"/>; a CSV without references
+    /// is refused), anything else LoRA's processed 'context||completion' text (contexts already linearised).
+    /// </summary>
+    public static IReadOnlyList<E2eTrainingPair> ReadTrainingPairs(string path)
+    {
+        if (path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase))
+        {
+            var instances = ReadCsv(path);
+            if (instances.Any(i => i.References.Count == 0))
+                throw new DatasetException($"{path}: has no references (a test-set CSV without refs cannot train)");
+            return E2eMeaningRepresentation.TrainingPairs(instances, path);
+        }
+        return ReadLoraText(path).SelectMany(i => i.References.Select(r => new E2eTrainingPair(i.Mr, r))).ToList();
+    }
+
+    /// <summary>Instances to generate for: an official CSV (*.csv, raw MRs) or LoRA's processed text (contexts as is).</summary>
+    public static IReadOnlyList<E2eInstance> ReadInstances(string path) =>
+        path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? ReadCsv(path) : ReadLoraText(path);
+
     /// <summary>System outputs, one a line, each stripped of surrounding whitespace (blank lines are empty outputs).</summary>
     public static IReadOnlyList<string> ReadHypotheses(string path)
     {

@@ -16,7 +16,7 @@ public static class GlueJobData
 {
     /// <summary>The task of a GLUE job.</summary>
     public static GlueTaskSpec SpecOf(JobConfig job) =>
-        job.Task is { Kind: TaskConfig.Glue } task ? GlueTasks.Parse(task.Name)
+        job.Task is { Kind: TaskConfig.Glue } task ? GlueTasks.Parse(task.Name ?? "")
             : throw new JobConfigException($"job '{job.Name}': task.kind must be \"{TaskConfig.Glue}\" for GLUE data");
 
     public static TrainingData Prepare(JobConfig job, ITextTokenizer tokenizer)
