@@ -14,7 +14,8 @@ namespace ShareLoRA.Cluster.Tests.MultiProcess;
 /// Issue #5's acceptance tests with real processes: a worker SIGKILLed mid-run (with a spare: bitwise the same run;
 /// without: re-planned over fewer stages, within 1e-5), and a whole cluster stopped and the run resumed on a new one with
 /// `sharelora resume --seed` (also past a corrupt newest checkpoint), and the seed itself SIGKILLed and restarted on its
-/// state folder (the coordinator's journal resumes the job by itself). Every comparison is against an uninterrupted
+/// state folder (the coordinator's journal resumes the job by itself, on fresh workers or on the same worker processes,
+/// which rejoin by themselves). Every comparison is against an uninterrupted
 /// single-process <see cref="LocalPipelineTrainer"/> run of the same job.
 /// </summary>
 public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
