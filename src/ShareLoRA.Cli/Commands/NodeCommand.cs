@@ -6,12 +6,16 @@ using ShareLoRA.Cluster.Security;
 
 namespace ShareLoRA.Cli.Commands;
 
-/// <summary>`sharelora node seed|worker`: runs one cluster node in the foreground until SIGTERM/SIGINT or until downed.</summary>
+/// <summary>
+/// `sharelora node seed|worker`: runs one cluster node in the foreground until SIGTERM/SIGINT; a seed also ends when
+/// downed, a worker rejoins the seed with a new ActorSystem unless --no-rejoin (<see cref="NodeRunner"/>).
+/// </summary>
 public static class NodeCommand
 {
     public static Command Create()
     {
-        var command = new Command("node", "Run one cluster node (seed or worker) in the foreground; SIGTERM leaves the cluster cleanly.");
+        var command = new Command("node", "Run one cluster node (seed or worker) in the foreground; SIGTERM leaves the cluster cleanly " +
+                                          "(exit codes: 0 stopped, 1 failed, 3 downed, 4 seed lost with --no-rejoin).");
         command.Subcommands.Add(CreateSeed());
         command.Subcommands.Add(CreateWorker());
         return command;
@@ -62,9 +66,16 @@ public static class NodeCommand
         var config = ConfigOption();
         var logs = LogsOption();
         var (cert, ca, insecure) = SecurityOptions();
-        var command = new Command("worker", "Start a worker node that joins the cluster through the seed and runs pipeline stages.")
+        var noRejoin = new Option<bool>("--no-rejoin")
         {
-            seed, host, port, device, threads, config, logs, cert, ca, insecure,
+            Description = "Exit when this worker's cluster membership ends (downed: exit code 3; seed lost: 4) instead of starting a new " +
+                          "ActorSystem and joining the seed again (the default, with backoff 1 s doubling to 15 s, for as long as the seed " +
+                          "is away). For a supervisor that restarts processes itself.",
+        };
+        var command = new Command("worker", "Start a worker node that joins the cluster through the seed and runs pipeline stages; " +
+                                            "when the seed is restarted, the worker joins it again by itself.")
+        {
+            seed, host, port, device, threads, config, logs, cert, ca, insecure, noRejoin,
         };
         command.SetAction(parse => Run(new NodeOptions(
             NodeRole.Worker,
@@ -77,7 +88,8 @@ public static class NodeCommand
             LogsDirectory: parse.GetValue(logs)!,
             CertificateFile: parse.GetValue(cert),
             CaFile: parse.GetValue(ca),
-            Insecure: parse.GetValue(insecure))));
+            Insecure: parse.GetValue(insecure),
+            Rejoin: parse.GetValue(noRejoin) ? false : null)));
         return command;
     }
 
@@ -140,7 +152,7 @@ public static class NodeCommand
                 throw new UserError(e.Message);
             }
             Serilog.Log.Information("logging to {LogFile}", logFile);
-            return node.RunUntilExitAsync().GetAwaiter().GetResult();
+            return NodeRunner.RunUntilSignalAsync(node).GetAwaiter().GetResult();
         }
         finally
         {

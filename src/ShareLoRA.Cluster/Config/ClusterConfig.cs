@@ -6,7 +6,7 @@ namespace ShareLoRA.Cluster.Config;
 
 /// <summary>
 /// Builds the HOCON of a node from the embedded cluster-config/*.hocon files. Precedence, highest first:
-/// command-line options (host, port, seed, cert, ca, insecure) &gt; the --config file &gt; the role file (seed.hocon /
+/// command-line options (host, port, seed, cert, ca, insecure, rejoin) &gt; the --config file &gt; the role file (seed.hocon /
 /// worker.hocon) &gt; persistence.hocon (seed role only: it can host the coordinator) &gt; base.hocon. A configured certificate (sharelora.tls) turns on TLS for Akka.Remote
 /// (enable-ssl; addresses become akka.ssl.tcp://...).
 /// </summary>
@@ -42,6 +42,7 @@ public static class ClusterConfig
         if (options.CertificateFile != null) overrides.Add($"sharelora.tls.certificate = {Quote(options.CertificateFile)}");
         if (options.CaFile != null) overrides.Add($"sharelora.tls.ca = {Quote(options.CaFile)}");
         if (options.Insecure) overrides.Add("sharelora.tls.insecure = on");
+        if (options.Rejoin is { } rejoin) overrides.Add($"sharelora.rejoin.enabled = {(rejoin ? "on" : "off")}");
         var merged = overrides.Count == 0 ? layered : ConfigurationFactory.ParseString(string.Join("\n", overrides)).WithFallback(layered);
         var tls = Security.NodeSecurityOptions.FromConfig(merged).TlsEnabled;
         if (!tls && merged.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl"))

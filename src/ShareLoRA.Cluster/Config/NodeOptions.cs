@@ -7,6 +7,8 @@ namespace ShareLoRA.Cluster.Config;
 /// .crt) turn on mutually authenticated TLS (its password comes from SHARELORA_CERT_PASSWORD, never from here);
 /// Insecure allows a non-loopback address without TLS. StateDirectory holds a seed's coordinator database
 /// (SQLite file coordinator.db; null: LogsDirectory/state); PostgreSQL by --config instead (docs/PERSISTENCE.md).
+/// Rejoin (workers): whether a worker whose membership ended starts a new ActorSystem and joins the seed again
+/// (null: as configured, sharelora.rejoin.enabled in worker.hocon, on; false: --no-rejoin).
 /// </summary>
 public sealed record NodeOptions(
     NodeRole Role,
@@ -20,7 +22,8 @@ public sealed record NodeOptions(
     string? CertificateFile = null,
     string? CaFile = null,
     bool Insecure = false,
-    string? StateDirectory = null)
+    string? StateDirectory = null,
+    bool? Rejoin = null)
 {
     /// <summary>Where a seed keeps its coordinator database file: --state, or the folder "state" inside the logs folder
     /// (so separate local clusters with separate --logs never share a job history).</summary>

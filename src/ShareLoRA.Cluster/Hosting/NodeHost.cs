@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Cluster.Tools.Client;
 using Serilog;
@@ -15,19 +14,23 @@ using ShareLoRA.Cluster.Status;
 namespace ShareLoRA.Cluster.Hosting;
 
 /// <summary>
-/// One cluster node: the ActorSystem (seed or worker, joining through the seed), its <see cref="NodeGuardian"/>, status
-/// service and evaluation service. A downed or terminated system cannot rejoin, so the node's life ends with its ActorSystem:
-/// <see cref="WhenExited"/> completes with the process exit code.
+/// One incarnation of a cluster node: the ActorSystem (seed or worker, joining through the seed), its
+/// <see cref="NodeGuardian"/>, status service and evaluation service (and, on workers, the <see cref="SeedWatch"/>).
+/// A downed or terminated system cannot rejoin, so this incarnation ends with its ActorSystem: <see cref="WhenExited"/>
+/// completes with an exit code. <see cref="NodeRunner"/> then ends the process, or for a worker whose membership ended
+/// (<see cref="NodeExitCodes.EndsMembershipOnly"/>) starts a new incarnation that joins the seed again.
 /// </summary>
 public sealed class NodeHost : IAsyncDisposable
 {
     private readonly ILogger _log;
+    private volatile bool _wasUp; // set on an Akka thread when the member is Up
 
     private NodeHost(ActorSystem system, NodeOptions options, ILogger log, ClusterTls? tls, ConnectionRejectionLog rejections)
     {
         System = system;
         Options = options;
         _log = log;
+        Rejoin = options.Role == NodeRole.Worker ? RejoinPolicy.FromConfig(system.Settings.Config) : RejoinPolicy.Off;
         Tls = tls;
         Rejections = rejections;
         DataPlaneOptions = TcpTransportOptions.FromConfig(system.Settings.Config) with { Tls = tls, Rejections = rejections };
@@ -43,9 +46,14 @@ public sealed class NodeHost : IAsyncDisposable
         var eval = system.ActorOf(Props.Create<EvalService>(), EvalService.Name);
         ClusterClientReceptionist.Get(system).RegisterService(eval);
         if (options.Role == NodeRole.Seed) CoordinatorSingleton.Start(system);
+        else system.ActorOf(SeedWatch.Props(), SeedWatch.Name);
         WhenExited = system.WhenTerminated.ContinueWith(_ => ExitCodeOf(CoordinatedShutdown.Get(system).ShutdownReason),
             TaskScheduler.Default);
-        Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => _log.Information("{Node} is Up in the cluster", Label));
+        Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() =>
+        {
+            _wasUp = true;
+            _log.Information("{Node} is Up in the cluster", Label);
+        });
     }
 
     public ActorSystem System { get; }
@@ -57,6 +65,14 @@ public sealed class NodeHost : IAsyncDisposable
     public string Label { get; }
 
     public IActorRef Guardian { get; }
+
+    /// <summary>Whether this node starts a new ActorSystem when its membership ends (workers only; off on seeds).</summary>
+    public RejoinPolicy Rejoin { get; }
+
+    /// <summary>Whether this incarnation became Up in the cluster (a rejoin after that starts its backoff afresh).</summary>
+    public bool WasUp => _wasUp;
+
+    internal ILogger Log => _log;
 
     /// <summary>This node's TLS identity; null when the node runs without TLS (loopback or --insecure).</summary>
     public ClusterTls? Tls { get; }
@@ -127,36 +143,10 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>Leaves the cluster gracefully and terminates the ActorSystem (CoordinatedShutdown).</summary>
     public Task StopAsync() => CoordinatedShutdown.Get(System).Run(StopRequested.Instance);
 
-    /// <summary>
-    /// Runs until the node ends: SIGTERM or SIGINT start a graceful leave; being downed ends the node too.
-    /// Returns the process exit code.
-    /// </summary>
-    public async Task<int> RunUntilExitAsync()
-    {
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        var code = await WhenExited.ConfigureAwait(false);
-        if (AkkaTls.IsTlsHandshakeFailure(CoordinatedShutdown.Get(System).ShutdownReason))
-            _log.Error("{Node} stops: a TLS handshake with a peer failed (is --cert issued by the cluster CA the seed trusts, " +
-                "and --ca the CA that issued the seed's certificate?)", Label);
-        else if (code == NodeExitCodes.Downed)
-            _log.Error("{Node} was downed by the cluster and exits; a downed node cannot rejoin: restart it to join as a new node", Label);
-        else
-            _log.Information("{Node} stopped (exit code {Code})", Label, code);
-        return code;
-    }
-
-    private void OnSignal(PosixSignalContext context)
-    {
-        // Keep the runtime from exiting at once; CoordinatedShutdown leaves the cluster, then WhenExited completes.
-        context.Cancel = true;
-        _log.Information("{Node} received {Signal}: leaving the cluster", Label, context.Signal);
-        _ = StopAsync();
-    }
-
     private static int ExitCodeOf(CoordinatedShutdown.Reason? reason) => reason switch
     {
         CoordinatedShutdown.ClusterDowningReason => NodeExitCodes.Downed,
+        SeedWatch.SeedLost or CoordinatedShutdown.ClusterJoinUnsuccessfulReason => NodeExitCodes.SeedLost,
         StopRequested or CoordinatedShutdown.ClusterLeavingReason or CoordinatedShutdown.ClrExitReason or null => NodeExitCodes.Stopped,
         _ => NodeExitCodes.Failed,
     };

@@ -13,12 +13,16 @@ internal sealed class LocalCluster : IDisposable
 {
     private readonly List<NodeProcess> _processes = [];
     private readonly string _logs;
+    private readonly string[] _config;
     private ClusterTls? _clientTls;
     private string _earlierOutputs = "";
+    private bool _seedKilled;
 
-    public LocalCluster(string logsDirectory, LocalClusterCertificates? certificates = null)
+    /// <param name="configFile">A HOCON file given to every node with --config (e.g. faster downing), or null.</param>
+    public LocalCluster(string logsDirectory, LocalClusterCertificates? certificates = null, string? configFile = null)
     {
         _logs = logsDirectory;
+        _config = configFile is null ? [] : ["--config", configFile];
         Certificates = certificates;
         Seed = new HostPort("127.0.0.1", NodeHostTests.FreePort());
         _processes.Add(StartSeed());
@@ -26,7 +30,7 @@ internal sealed class LocalCluster : IDisposable
 
     // The coordinator's state is the default LOGS/state/coordinator.db: a restarted seed with the same logs finds it.
     private NodeProcess StartSeed() =>
-        NodeProcess.Start(["node", "seed", "--host", "127.0.0.1", "--port", Seed.Port.ToString(), "--logs", _logs, .. TlsArguments("seed")]);
+        NodeProcess.Start(["node", "seed", "--host", "127.0.0.1", "--port", Seed.Port.ToString(), "--logs", _logs, .. _config, .. TlsArguments("seed")]);
 
     /// <summary>SIGKILLs every process of the cluster, seed first (their output is kept for failure messages).</summary>
     public void KillAll()
@@ -37,11 +41,23 @@ internal sealed class LocalCluster : IDisposable
         _processes.Clear();
     }
 
-    /// <summary>After <see cref="KillAll"/>: a new seed at the same port with the same logs and state folder.</summary>
+    /// <summary>SIGKILLs the seed only; the workers keep running (its output is kept for failure messages).</summary>
+    public void KillSeed()
+    {
+        var seed = _processes[0];
+        seed.Kill();
+        _earlierOutputs += $"--- seed (killed) ---\n{Tail(seed.Output)}\n";
+        seed.Dispose();
+        _seedKilled = true;
+    }
+
+    /// <summary>After <see cref="KillAll"/> or <see cref="KillSeed"/>: a new seed at the same port with the same logs and state folder.</summary>
     public void RestartSeed()
     {
-        if (_processes.Count != 0) throw new InvalidOperationException("kill the cluster first");
-        _processes.Add(StartSeed());
+        if (_seedKilled) _processes[0] = StartSeed();
+        else if (_processes.Count == 0) _processes.Add(StartSeed());
+        else throw new InvalidOperationException("kill the seed or the cluster first");
+        _seedKilled = false;
     }
 
     public HostPort Seed { get; }
@@ -60,7 +76,7 @@ internal sealed class LocalCluster : IDisposable
 
     public NodeProcess AddWorker()
     {
-        var worker = NodeProcess.Start(["node", "worker", "--seed", Seed.ToString(), "--host", "127.0.0.1", "--logs", _logs, .. TlsArguments($"worker{_processes.Count}")]);
+        var worker = NodeProcess.Start(["node", "worker", "--seed", Seed.ToString(), "--host", "127.0.0.1", "--logs", _logs, .. _config, .. TlsArguments($"worker{_processes.Count}")]);
         _processes.Add(worker);
         return worker;
     }

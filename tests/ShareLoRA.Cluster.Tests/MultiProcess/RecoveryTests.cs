@@ -14,7 +14,8 @@ namespace ShareLoRA.Cluster.Tests.MultiProcess;
 /// Issue #5's acceptance tests with real processes: a worker SIGKILLed mid-run (with a spare: bitwise the same run;
 /// without: re-planned over fewer stages, within 1e-5), and a whole cluster stopped and the run resumed on a new one with
 /// `sharelora resume --seed` (also past a corrupt newest checkpoint), and the seed itself SIGKILLed and restarted on its
-/// state folder (the coordinator's journal resumes the job by itself). Every comparison is against an uninterrupted
+/// state folder (the coordinator's journal resumes the job by itself, on fresh workers or on the same worker processes,
+/// which rejoin by themselves). Every comparison is against an uninterrupted
 /// single-process <see cref="LocalPipelineTrainer"/> run of the same job.
 /// </summary>
 public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
@@ -167,13 +168,27 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(jobJson, File.ReadAllText(Path.Combine(outputDir, LocalPipelineTrainer.JobFileName))); // the refused job did not replace it
     }
 
-    [SkippableFact]
-    public async Task AKilledSeedRestartedOnItsStateContinuesTheJobByItselfBitwise()
+    // workersSurvive: only the seed is killed; the same worker processes join the restarted seed by themselves (a new
+    // ActorSystem each, NodeRunner). Otherwise the whole cluster is killed (a machine reboot) and fresh workers are started.
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AKilledSeedRestartedOnItsStateContinuesTheJobByItselfBitwise(bool workersSurvive)
     {
         var model = SharedAssets.Stories260K;
-        var jobPath = ClusterRunFixture.WriteJob(Folder, "seedloss", model, _data.DataFile, "share-a", 2, "1f1b", steps: 9, checkpointEvery: 3);
-        var outputDir = Path.Combine(Folder, "seedloss");
-        using var cluster = await StartClusterAsync(2);
+        var name = workersSurvive ? "seedloss-rejoin" : "seedloss";
+        var jobPath = ClusterRunFixture.WriteJob(Folder, name, model, _data.DataFile, "share-a", 2, "1f1b", steps: 9, checkpointEvery: 3);
+        var outputDir = Path.Combine(Folder, name);
+        string? fast = null;
+        if (workersSurvive)
+        {
+            // The workers notice the dead seed through the failure detector and the split-brain resolver: shorter than
+            // base.hocon's 5 s pause and 20 s stable-after, for every node alike.
+            fast = Path.Combine(Folder, "fast-downing-rejoin.hocon");
+            File.WriteAllText(fast, "akka.cluster.failure-detector.acceptable-heartbeat-pause = 3s\nakka.cluster.split-brain-resolver.stable-after = 4s\n");
+        }
+        using var cluster = await StartClusterAsync(2, fast);
+        var workerPids = cluster.Workers.Select(w => w.Id).Order().ToArray();
         string jobId;
         using (var submit = NodeProcess.Start("submit", "--seed", cluster.Seed.ToString(), "--job", jobPath))
         {
@@ -183,27 +198,52 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         }
 
         // Mid-run, after a committed checkpoint (its event follows the journal's acknowledgement): freeze the seed so no
-        // further step runs, then SIGKILL the seed and, with it, the workers of its cluster incarnation.
+        // further step runs, then SIGKILL the seed (and, without workersSurvive, the workers of its cluster incarnation).
         await WaitUntilAsync(() => Events(outputDir, "checkpoint").Any(), JobTimeout, () => cluster.Outputs());
         cluster.SeedProcess.Suspend();
         var killedAt = DateTime.UtcNow;
-        cluster.KillAll();
+        if (workersSurvive) cluster.KillSeed();
+        else cluster.KillAll();
         int stepsAtKill = StepCount(outputDir);
         Assert.True(stepsAtKill < 9, $"the run ended before the kill ({stepsAtKill} steps)");
 
-        // The same port and state folder, fresh workers: the coordinator resumes the job from its journal, nobody asks it to.
+        // The same port and state folder: the coordinator resumes the job from its journal, nobody asks it to.
         cluster.RestartSeed();
         await cluster.WaitForWorkersAsync(0, TimeSpan.FromSeconds(60)); // workers dialling a seed not yet listening are gated 5 s
         var seedUp = (DateTime.UtcNow - killedAt).TotalSeconds;
-        cluster.AddWorker();
-        cluster.AddWorker();
+        if (!workersSurvive)
+        {
+            cluster.AddWorker();
+            cluster.AddWorker();
+        }
         await cluster.WaitForWorkersAsync(2, TimeSpan.FromSeconds(90));
         var workersUp = (DateTime.UtcNow - killedAt).TotalSeconds;
+        if (workersSurvive)
+        {
+            // The very processes started before the kill, each a member of the new seed's cluster.
+            Assert.Equal(workerPids, cluster.Workers.Select(w => w.Id).Order().ToArray());
+            Assert.All(cluster.Workers, w => Assert.False(w.HasExited));
+            Assert.All(cluster.Workers, w => Assert.Contains("rejoin attempt 1: new ActorSystem started", w.Output));
+        }
         await WaitUntilAsync(() => ResumedStepSeen(outputDir), JobTimeout, () => cluster.Outputs());
+        if (workersSurvive)
+        {
+            // The node reports of the resumed run name the same worker processes (the report's node part comes from asks of
+            // their own that may time out under load: ask again).
+            int[] reported = [];
+            var clock = Stopwatch.StartNew();
+            while (!reported.SequenceEqual(workerPids) && clock.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                var report = await StatusClient.QueryAsync(cluster.Seed, TimeSpan.FromSeconds(10));
+                reported = report.Nodes.Where(n => n.Roles.Contains("worker")).Select(n => n.ProcessId).Order().ToArray();
+            }
+            Assert.Equal(workerPids, reported);
+        }
         var seconds = (DateTime.UtcNow - killedAt).TotalSeconds;
         var resumeEvent = Event(outputDir, "resume");
-        output.WriteLine($"seedloss: seed SIGKILL at step {stepsAtKill} -> seed, 2 workers restarted -> first resumed step committed " +
-                         $"(seen in metrics.jsonl) {seconds:0.00} s (new seed Up {seedUp:0.0} s, workers Up {workersUp:0.0} s); resumed from {resumeEvent.GetProperty("checkpoint").GetString()}");
+        output.WriteLine($"{name}: seed SIGKILL at step {stepsAtKill} -> seed restarted{(workersSurvive ? ", the same 2 workers rejoined by themselves" : ", 2 workers restarted")} " +
+                         $"-> first resumed step committed (seen in metrics.jsonl) {seconds:0.00} s (new seed Up {seedUp:0.0} s, workers Up {workersUp:0.0} s); " +
+                         $"resumed from {resumeEvent.GetProperty("checkpoint").GetString()}");
 
         // `resume --seed` of the job the coordinator already runs: answered with its id and followed, not started twice.
         using (var resume = NodeProcess.Start("resume", "--run", outputDir, "--seed", cluster.Seed.ToString(), "--wait"))
@@ -215,7 +255,7 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         Assert.Single(Events(outputDir, "resume"));
         Assert.Contains($"job {jobId} resumed from the coordinator's state", cluster.SeedProcess.Output);
 
-        var reference = RunReference(jobPath, "seedloss", stages: 2);
+        var reference = RunReference(jobPath, name, stages: 2);
         AssertStepsEqual(reference, outputDir, tolerance: 0);
         AssertAdapterEqual(reference, outputDir, tolerance: 0);
     }
@@ -299,9 +339,9 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
 
     // ---- helpers ----
 
-    private async Task<LocalCluster> StartClusterAsync(int workers)
+    private async Task<LocalCluster> StartClusterAsync(int workers, string? configFile = null)
     {
-        var cluster = new LocalCluster(Path.Combine(Folder, "logs-" + Guid.NewGuid().ToString("N")[..6]));
+        var cluster = new LocalCluster(Path.Combine(Folder, "logs-" + Guid.NewGuid().ToString("N")[..6]), configFile: configFile);
         try
         {
             for (int i = 0; i < workers; i++) cluster.AddWorker();
