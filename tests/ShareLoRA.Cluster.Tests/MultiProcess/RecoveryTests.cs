@@ -332,11 +332,15 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            // The report's job and node parts come from asks of their own that may time out under load: ask again.
-            var report = await StatusClient.QueryAsync(cluster.Seed, TimeSpan.FromSeconds(10));
-            var node = report.Job is { State: JobStatus.Running } job ? job.Stages.SingleOrDefault(s => s.Index == stage)?.Node : null;
-            if (report.Nodes.SingleOrDefault(n => n.Address == node)?.ProcessId is { } pid) return cluster.Workers.Single(w => w.Id == pid);
-            if (clock.Elapsed > JobTimeout) throw new TimeoutException($"no status naming stage {stage}'s worker: {report}\n{cluster.Outputs()}");
+            // The report's job and node parts come from asks of their own that may time out under load, and the query
+            // itself (a fresh client ActorSystem each time) may find no answer in time on a loaded machine: ask again.
+            StatusReport? report = null;
+            try { report = await StatusClient.QueryAsync(cluster.Seed, TimeSpan.FromSeconds(10)); }
+            catch (TimeoutException) { /* no answer this time */ }
+            var node = report?.Job is { State: JobStatus.Running } job ? job.Stages.SingleOrDefault(s => s.Index == stage)?.Node : null;
+            if (report?.Nodes.SingleOrDefault(n => n.Address == node)?.ProcessId is { } pid) return cluster.Workers.Single(w => w.Id == pid);
+            if (clock.Elapsed > JobTimeout)
+                throw new TimeoutException($"no status naming stage {stage}'s worker: {report?.ToString() ?? "no answer"}\n{cluster.Outputs()}");
             await Task.Delay(200);
         }
     }
