@@ -17,7 +17,7 @@ namespace ShareLoRA.Cluster.Tests.MultiProcess;
 /// state folder (the coordinator's journal resumes the job by itself). Every comparison is against an uninterrupted
 /// single-process <see cref="LocalPipelineTrainer"/> run of the same job.
 /// </summary>
-public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
+public sealed partial class RecoveryTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(2);
     private readonly ClusterRunFixture _data = new();
