@@ -95,7 +95,8 @@ public sealed partial class RecoveryTests(ITestOutputHelper output) : IDisposabl
         using (var first = await StartClusterAsync(2))
         {
             using var submit = NodeProcess.Start("submit", "--seed", first.Seed.ToString(), "--job", jobPath);
-            Assert.Equal(0, submit.WaitForExit(TimeSpan.FromSeconds(60)));
+            int submitted = submit.WaitForExit(TimeSpan.FromSeconds(60));
+            Assert.True(submitted == 0, $"submit exited {submitted}:\n{submit.Output}\n{first.Outputs()}");
             // Two checkpoints when one is to be corrupted, so the previous one is there to fall back on.
             await WaitUntilAsync(() => Directory.Exists(Path.Combine(checkpoints, corruptNewest ? "step-000006" : "step-000003")),
                 JobTimeout, () => first.Outputs());
