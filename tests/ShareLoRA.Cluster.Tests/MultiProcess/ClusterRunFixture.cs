@@ -1,5 +1,8 @@
+using System.Globalization;
 using System.Text.Json;
 using ShareLoRA.Model.Adapters;
+using ShareLoRA.Model.Roberta;
+using ShareLoRA.TestSupport;
 using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Metrics;
 
@@ -61,6 +64,50 @@ public sealed class ClusterRunFixture : IDisposable
               "checkpoint": { "every": {{checkpointEvery}}, "keep": 3 }
             }
             """);
+        return path;
+    }
+
+    /// <summary>
+    /// A tiny random RobertaForSequenceClassification (4 layers, hidden 16; num_labels 1 for STS-B's regression, else 2)
+    /// with the real roberta-base BPE, as an HF folder FOLDER/roberta-tiny-TASK made on first use; skips the test
+    /// without the shared tokenizer.
+    /// </summary>
+    public static string WriteTinyRoberta(string folder, string task)
+    {
+        var bpe = SharedAssets.RequireDirectory("tokenizers/roberta-base");
+        var model = Path.Combine(folder, $"roberta-tiny-{task}");
+        if (Directory.Exists(model)) return model;
+        var config = new RobertaConfig(VocabSize: 50265, HiddenSize: 16, NumLayers: 4, NumHeads: 2, IntermediateSize: 32,
+            MaxPositions: 40, NumLabels: task == "stsb" ? 1 : 2);
+        using (var roberta = RobertaModel.CreateRandom(config, seed: 13, initStd: 0.1)) roberta.Save(model);
+        foreach (var file in new[] { "vocab.json", "merges.txt" }) File.Copy(Path.Combine(bpe, file), Path.Combine(model, file));
+        return model;
+    }
+
+    /// <summary>12 rows in the GLUE script's layout: SST-2 "sentence&lt;TAB&gt;label", STS-B ten columns with the score last.</summary>
+    public static string WriteGlueTsv(string folder, string task)
+    {
+        var path = Path.Combine(folder, $"glue-{task}-train.tsv");
+        var sentences = new[]
+        {
+            "a gripping , funny film", "dull and far too long", "the cast is wonderful", "i hated every minute of it",
+            "an honest , moving story", "flat characters and a lazy plot", "smart and beautifully shot", "a mess from start to end",
+            "warm , generous and alive", "nothing works here", "one of the year 's best", "tedious beyond words",
+        };
+        var lines = new List<string>();
+        if (task == "stsb")
+        {
+            lines.Add("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore");
+            for (int i = 0; i < sentences.Length; i++)
+                lines.Add($"{i}\tmain-captions\tMSRvid\t2012test\t{i:0000}\tnone\tnone\t{sentences[i]}\t{sentences[(i + 1) % sentences.Length]}\t" +
+                    (i * 0.4 % 5).ToString("0.000", CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            lines.Add("sentence\tlabel");
+            for (int i = 0; i < sentences.Length; i++) lines.Add($"{sentences[i]}\t{(i + 1) % 2}");
+        }
+        File.WriteAllText(path, string.Join("\n", lines) + "\n");
         return path;
     }
 

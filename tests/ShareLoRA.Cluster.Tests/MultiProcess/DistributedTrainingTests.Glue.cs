@@ -1,7 +1,4 @@
-using System.Globalization;
 using ShareLoRA.Model.IO;
-using ShareLoRA.Model.Roberta;
-using ShareLoRA.TestSupport;
 using ShareLoRA.Training.SmallSystems;
 using ShareLoRA.Training.Trainer;
 using static TorchSharp.torch;
@@ -13,7 +10,7 @@ public sealed partial class DistributedTrainingTests
 {
     /// <summary>
     /// A "task": {"kind": "glue"} job on a tiny random RobertaForSequenceClassification (real RoBERTa BPE) over a few-row
-    /// TSV written here, 2 stages on two workers: the per-step losses and grad norms, the adapter and the classifier head
+    /// TSV (both from <see cref="ClusterRunFixture"/>), 2 stages on two workers: the per-step losses and grad norms, the adapter and the classifier head
     /// are bitwise those of the single-process LocalPipelineTrainer with the same P; the head travels with the last
     /// stage's adapter values; the eval losses too. SST-2 carries class ids, STS-B float scores (regression, num_labels 1)
     /// on the wire.
@@ -23,18 +20,9 @@ public sealed partial class DistributedTrainingTests
     [InlineData("stsb")]
     public async Task AGlueJobOnTwoStagesEqualsTheSingleProcessRunBitwiseWithItsHead(string task)
     {
-        var bpe = SharedAssets.RequireDirectory("tokenizers/roberta-base");
+        var model = ClusterRunFixture.WriteTinyRoberta(fixture.Folder, task);
         var cluster = await fixture.ClusterAsync();
-        bool regression = task == "stsb";
-        var model = Path.Combine(fixture.Folder, $"roberta-tiny-{task}");
-        if (!Directory.Exists(model))
-        {
-            var config = new RobertaConfig(VocabSize: 50265, HiddenSize: 16, NumLayers: 4, NumHeads: 2, IntermediateSize: 32,
-                MaxPositions: 40, NumLabels: regression ? 1 : 2);
-            using (var roberta = RobertaModel.CreateRandom(config, seed: 13, initStd: 0.1)) roberta.Save(model);
-            foreach (var file in new[] { "vocab.json", "merges.txt" }) File.Copy(Path.Combine(bpe, file), Path.Combine(model, file));
-        }
-        var data = WriteGlueTsv(fixture.Folder, task);
+        var data = ClusterRunFixture.WriteGlueTsv(fixture.Folder, task);
         var name = $"glue-{task}-p2";
         var jobPath = Path.Combine(fixture.Folder, name + ".json");
         File.WriteAllText(jobPath, $$"""
@@ -88,32 +76,5 @@ public sealed partial class DistributedTrainingTests
         }
         foreach (var file in new[] { "adapter_model.safetensors", "adapter_config.json" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(referenceOutput, "adapter", file)), File.ReadAllBytes(Path.Combine(outputDir, "adapter", file)));
-    }
-
-    // A few rows in the GLUE script's layout: SST-2 "sentence<TAB>label", STS-B ten columns with the score last.
-    private static string WriteGlueTsv(string folder, string task)
-    {
-        var path = Path.Combine(folder, $"glue-{task}-train.tsv");
-        var sentences = new[]
-        {
-            "a gripping , funny film", "dull and far too long", "the cast is wonderful", "i hated every minute of it",
-            "an honest , moving story", "flat characters and a lazy plot", "smart and beautifully shot", "a mess from start to end",
-            "warm , generous and alive", "nothing works here", "one of the year 's best", "tedious beyond words",
-        };
-        var lines = new List<string>();
-        if (task == "stsb")
-        {
-            lines.Add("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore");
-            for (int i = 0; i < sentences.Length; i++)
-                lines.Add($"{i}\tmain-captions\tMSRvid\t2012test\t{i:0000}\tnone\tnone\t{sentences[i]}\t{sentences[(i + 1) % sentences.Length]}\t" +
-                    (i * 0.4 % 5).ToString("0.000", CultureInfo.InvariantCulture));
-        }
-        else
-        {
-            lines.Add("sentence\tlabel");
-            for (int i = 0; i < sentences.Length; i++) lines.Add($"{sentences[i]}\t{(i + 1) % 2}");
-        }
-        File.WriteAllText(path, string.Join("\n", lines) + "\n");
-        return path;
     }
 }

@@ -18,7 +18,7 @@ namespace ShareLoRA.Cluster.Tests.MultiProcess;
 /// which rejoin by themselves). Every comparison is against an uninterrupted
 /// single-process <see cref="LocalPipelineTrainer"/> run of the same job.
 /// </summary>
-public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
+public sealed partial class RecoveryTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(2);
     private readonly ClusterRunFixture _data = new();
@@ -96,7 +96,8 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         using (var first = await StartClusterAsync(2))
         {
             using var submit = NodeProcess.Start("submit", "--seed", first.Seed.ToString(), "--job", jobPath);
-            Assert.Equal(0, submit.WaitForExit(TimeSpan.FromSeconds(60)));
+            int submitted = submit.WaitForExit(TimeSpan.FromSeconds(60));
+            Assert.True(submitted == 0, $"submit exited {submitted}:\n{submit.Output}\n{first.Outputs()}");
             // Two checkpoints when one is to be corrupted, so the previous one is there to fall back on.
             await WaitUntilAsync(() => Directory.Exists(Path.Combine(checkpoints, corruptNewest ? "step-000006" : "step-000003")),
                 JobTimeout, () => first.Outputs());
@@ -372,11 +373,15 @@ public sealed class RecoveryTests(ITestOutputHelper output) : IDisposable
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            // The report's job and node parts come from asks of their own that may time out under load: ask again.
-            var report = await StatusClient.QueryAsync(cluster.Seed, TimeSpan.FromSeconds(10));
-            var node = report.Job is { State: JobStatus.Running } job ? job.Stages.SingleOrDefault(s => s.Index == stage)?.Node : null;
-            if (report.Nodes.SingleOrDefault(n => n.Address == node)?.ProcessId is { } pid) return cluster.Workers.Single(w => w.Id == pid);
-            if (clock.Elapsed > JobTimeout) throw new TimeoutException($"no status naming stage {stage}'s worker: {report}\n{cluster.Outputs()}");
+            // The report's job and node parts come from asks of their own that may time out under load, and the query
+            // itself (a fresh client ActorSystem each time) may find no answer in time on a loaded machine: ask again.
+            StatusReport? report = null;
+            try { report = await StatusClient.QueryAsync(cluster.Seed, TimeSpan.FromSeconds(10)); }
+            catch (TimeoutException) { /* no answer this time */ }
+            var node = report?.Job is { State: JobStatus.Running } job ? job.Stages.SingleOrDefault(s => s.Index == stage)?.Node : null;
+            if (report?.Nodes.SingleOrDefault(n => n.Address == node)?.ProcessId is { } pid) return cluster.Workers.Single(w => w.Id == pid);
+            if (clock.Elapsed > JobTimeout)
+                throw new TimeoutException($"no status naming stage {stage}'s worker: {report?.ToString() ?? "no answer"}\n{cluster.Outputs()}");
             await Task.Delay(200);
         }
     }
