@@ -8,12 +8,7 @@ namespace ShareLoRA.Cluster.Tests.Hosting;
 
 public class NodeHostTests
 {
-    internal static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
+    internal static int FreePort() => ShareLoRA.TestSupport.TestPorts.Free();
 
     [Fact]
     public async Task SeedComesUpAnswersStatusAndStopsCleanly()

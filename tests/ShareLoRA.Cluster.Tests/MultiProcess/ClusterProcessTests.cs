@@ -169,11 +169,7 @@ public sealed class ClusterProcessTests(ITestOutputHelper output) : IDisposable
     // Two distinct free ports, the lower first.
     private static (int Low, int High) TwoFreePorts()
     {
-        using var a = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        using var b = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        a.Start();
-        b.Start();
-        int pa = ((System.Net.IPEndPoint)a.LocalEndpoint).Port, pb = ((System.Net.IPEndPoint)b.LocalEndpoint).Port;
+        int pa = ShareLoRA.TestSupport.TestPorts.Free(), pb = ShareLoRA.TestSupport.TestPorts.Free();
         return (Math.Min(pa, pb), Math.Max(pa, pb));
     }
 

@@ -127,12 +127,5 @@ public class CoordinatorJournalSqliteTests
         Assert.True(condition(), describe());
     }
 
-    private static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    private static int FreePort() => ShareLoRA.TestSupport.TestPorts.Free();
 }
