@@ -33,6 +33,17 @@ public interface IStageModel : IDisposable
     (Tensor LossSum, long Count) LossSum(Tensor hidden, Tensor labels);
 
     /// <summary>
+    /// The evaluation head: <see cref="LossSum"/> and, for a sequence-level head, one prediction per row computed in
+    /// fp32 from the same logits (the predicted class id as a whole number, or the predicted score for regression);
+    /// null predictions for token-level heads, whose logits never leave the stage. Only on the part that has the head.
+    /// </summary>
+    (Tensor LossSum, long Count, float[]? RowPredictions) EvalHead(Tensor hidden, Tensor labels)
+    {
+        var (loss, count) = LossSum(hidden, labels);
+        return (loss, count, null);
+    }
+
+    /// <summary>
     /// Head tensors that train fully beside the adapters (RoBERTa's classifier on the last stage), under stable names;
     /// empty when the head is frozen or absent.
     /// </summary>
