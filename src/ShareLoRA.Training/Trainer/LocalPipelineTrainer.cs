@@ -395,7 +395,7 @@ public sealed class LocalPipelineTrainer : IDisposable
                 }
             }
         }
-        return new EvalResult(sum / Math.Max(1, targets), EvalMetricsOf(Job, batches, predictions));
+        return new EvalResult(sum / Math.Max(1, targets), EvalMetricsOf(Job, batches, predictions), predictions);
     }
 
     /// <summary>
