@@ -66,6 +66,12 @@ public sealed partial class DistributedTrainingTests
         Assert.All(referenceEvals, e => Assert.Equal(metricNames, e.Metrics!.Values.Select(v => v.Name)));
         Assert.Equal(referenceEvals.Select(e => (e.Step, e.Metrics)), clusterEvals.Select(e => (e.Step, e.Metrics)));
         Assert.Equal(DevFields(referenceOutput), DevFields(outputDir));
+        // The coordinator's run log shows them beside the eval loss ("step 2: eval loss 0.6931, accuracy 0.5000").
+        string runLog;
+        using (var stream = new FileStream(Path.Combine(outputDir, RunLog.FileName), FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        using (var reader = new StreamReader(stream))
+            runLog = reader.ReadToEnd();
+        Assert.Matches(regression ? @"step 2: eval loss \d\.\d{4}, pearson (-?\d\.\d{4}|NaN), spearman" : @"step 2: eval loss \d\.\d{4}, accuracy \d\.\d{4}", runLog);
         // One loss term per sequence: 3 micro-batches x 2 rows.
         Assert.All(ClusterRunFixture.StepLines(outputDir), l => Assert.Equal(6, l.GetProperty("target_tokens").GetInt64()));
         Assert.NotEqual(referenceSteps[0].GetProperty("loss").GetDouble(), referenceSteps[^1].GetProperty("loss").GetDouble());
