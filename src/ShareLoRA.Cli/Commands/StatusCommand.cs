@@ -69,7 +69,8 @@ public static class StatusCommand
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         var loss = job.Loss is { } l ? l.ToString("0.0000", inv) : "-";
         yield return $"job {job.JobId}: {job.State}: {job.Message}";
-        var eval = job.EvalLoss is { } e ? $"  eval loss {e.ToString("0.0000", inv)} (step {job.EvalStep})" : "";
+        var eval = job.EvalLoss is { } e
+            ? $"  eval loss {e.ToString("0.0000", inv)}{(job.DescribeEvalMetrics() is { } m ? ", " + m : "")} (step {job.EvalStep})" : "";
         yield return $"step {job.Step}/{job.Steps}  loss {loss}{eval}  {job.TokensPerSecond.ToString("#,0", inv)} tokens/s  output {job.Output}";
         if (job.Stages.Length == 0) yield break;
         yield return $"{"STAGE",-6} {"LAYERS",-8} {"DEVICE",-8} NODE";

@@ -81,6 +81,9 @@ public static class SummaryCommand
             ("activations", Wire(s.ActivationBytes, s.IsClusterRun)),
             ("adapter sync", Wire(s.AdapterSyncBytes, s.IsClusterRun)),
         };
+        // A task's metrics (GLUE jobs' dev_*) of the last evaluation, right after the eval loss; no row for LM runs.
+        if (s.LastEval is { Metrics: { } metrics } lastEval)
+            rows.Insert(4, ("eval metrics", $"{metrics.Describe()} (step {lastEval.Step.ToString(inv)})"));
         if (s.RecoveryEvents.Count > 0)
             rows.Add(("recovery", string.Join(", ", s.RecoveryEvents.Select(e => $"{e.Count.ToString(inv)} {e.Name}"))));
         rows.Add(("adapter", adapterPath ?? "not written (yet)"));
@@ -112,7 +115,13 @@ public static class SummaryCommand
     private static string Json(string runDir, RunSummary s, string? adapterPath, IReadOnlyList<string> plots)
     {
         static JsonNode? Number(double v) => double.IsFinite(v) ? JsonValue.Create(v) : JsonValue.Create(v.ToString(CultureInfo.InvariantCulture));
-        static JsonNode? Eval(EvalPoint? p) => p is null ? null : new JsonObject { ["step"] = p.Step, ["loss"] = Number(p.EvalLoss) };
+        static JsonNode? Eval(EvalPoint? p)
+        {
+            if (p is null) return null;
+            var node = new JsonObject { ["step"] = p.Step, ["loss"] = Number(p.EvalLoss) };
+            foreach (var (name, value) in p.Metrics?.Values ?? []) node[name] = Number(value);
+            return node;
+        }
         var recovery = new JsonObject();
         foreach (var (name, count) in s.RecoveryEvents) recovery[name] = count;
         var root = new JsonObject

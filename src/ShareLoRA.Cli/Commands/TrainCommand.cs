@@ -45,7 +45,8 @@ public static class TrainCommand
             var result = LocalPipelineTrainer.Run(config, console: progress.Messages, onStep: m => Report(progress, m),
                 stopAfter: stop, overwrite: parse.GetValue(overwrite));
             var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
-            var eval = result.FinalEvalLoss is { } e ? Invariant($", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}") : "";
+            var eval = result.FinalEvalLoss is { } e ? Invariant($", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}")
+                + (result.FinalEvalMetrics is { } fm ? $", {fm.Describe()}" : "") : "";
             progress.Finish(Invariant($"trained {result.Steps.Count} steps, final loss {last?.Loss:0.0000}{eval}; adapter: {result.AdapterDirectory}"));
             return 0;
         });
@@ -78,7 +79,9 @@ public static class TrainCommand
     internal static void Report(IProgressSink progress, StepMetrics m) =>
         progress.Report(m.Step, m.Loss, m.TokensPerSecond, StepDetails(m));
 
-    /// <summary>The figures after loss and tokens/s: "lr 2.0e-3  grad 0.412" (+ "  eval 1.2345" on eval steps).</summary>
+    /// <summary>The figures after loss and tokens/s: "lr 2.0e-3  grad 0.412" (+ "  eval 1.2345" on eval steps, and a
+    /// task's metrics: "  eval 0.6931, accuracy 0.5000").</summary>
     internal static string StepDetails(StepMetrics m) =>
-        Invariant($"lr {m.LearningRate:0.0e+0}  grad {m.GradNorm:0.000}") + (m.EvalLoss is { } e ? Invariant($"  eval {e:0.0000}") : "");
+        Invariant($"lr {m.LearningRate:0.0e+0}  grad {m.GradNorm:0.000}")
+        + (m.EvalLoss is { } e ? Invariant($"  eval {e:0.0000}") + (m.EvalMetrics is { } em ? ", " + em.Describe() : "") : "");
 }

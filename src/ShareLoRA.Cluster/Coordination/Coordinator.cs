@@ -9,6 +9,7 @@ using ShareLoRA.Training.Checkpoints;
 using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Metrics;
 using ShareLoRA.Training.Pipeline;
+using ShareLoRA.Training.Trainer;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Cluster.Coordination;
@@ -546,16 +547,24 @@ public sealed partial class Coordinator : ReceiveActor, IWithTimers, IWithUnboun
             return;
         }
         double evalLoss = JobRun.EvalLoss(last.LossSum, last.TargetTokens);
-        run.Log.Debug("evaluation after step {Step}: {Seconds:0.000} s, {Bytes} activation bytes", pending.Step,
-            Stopwatch.GetElapsedTime(pending.StartTimestamp).TotalSeconds, _evalPartials.Sum(x => x!.ActivationBytesSent));
-        _status = _status with { EvalLoss = evalLoss, EvalStep = pending.Step };
-        if (pending.Metrics is { } metrics)
+        EvalMetrics? evalMetrics;
+        try { evalMetrics = run.EvalMetrics(last.RowPredictions); }
+        catch (ArgumentException e)
         {
-            FinishStep(metrics with { EvalLoss = evalLoss });
+            Fail($"evaluation after step {pending.Step}: {e.Message}");
             return;
         }
-        run.RecordInitialEval(evalLoss);
-        _status = _status with { Message = $"step {run.StepsDone}/{run.Job.Steps}; eval loss {evalLoss:0.0000}" };
+        run.Log.Debug("evaluation after step {Step}: {Seconds:0.000} s, {Bytes} activation bytes", pending.Step,
+            Stopwatch.GetElapsedTime(pending.StartTimestamp).TotalSeconds, _evalPartials.Sum(x => x!.ActivationBytesSent));
+        _status = _status with { EvalLoss = evalLoss, EvalStep = pending.Step, EvalMetrics = JobStatus.MetricsOf(evalMetrics) };
+        if (pending.Metrics is { } metrics)
+        {
+            FinishStep(metrics with { EvalLoss = evalLoss, EvalMetrics = evalMetrics });
+            return;
+        }
+        var initial = new EvalResult(evalLoss, evalMetrics);
+        run.RecordInitialEval(initial);
+        _status = _status with { Message = $"step {run.StepsDone}/{run.Job.Steps}; {initial.Describe()}" };
         Become(Running);
         ContinueAfterStep();
     }

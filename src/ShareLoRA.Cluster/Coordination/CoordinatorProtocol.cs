@@ -72,7 +72,10 @@ public static class CoordinatorProtocol
 
     /// <summary>A stage's share of a forward-only evaluation after <paramref name="Step"/> committed steps: the last
     /// stage's summed token losses (in batch order) and target count (0 on other stages), the seconds it computed and the
-    /// bytes it sent on the data plane.</summary>
+    /// bytes it sent on the data plane. <paramref name="RowPredictions"/>: a sequence-level head's per-row predictions
+    /// over every eval batch in batch order (class ids as whole numbers, or STS-B scores; one float per row), for the
+    /// task's dev metrics; null on other stages and for token-level heads. Key 7 was appended, so a message without it
+    /// still reads (as null).</summary>
     [MessagePackObject]
     public sealed record EvalPartial(
         [property: Key(0)] string JobId,
@@ -81,7 +84,8 @@ public static class CoordinatorProtocol
         [property: Key(3)] double LossSum,
         [property: Key(4)] long TargetTokens,
         [property: Key(5)] double BusySeconds,
-        [property: Key(6)] long ActivationBytesSent) : IClusterMessage;
+        [property: Key(6)] long ActivationBytesSent,
+        [property: Key(7)] float[]? RowPredictions = null) : IClusterMessage;
 
     /// <summary>A stage's per-layer adapter values at the end of the job.</summary>
     [MessagePackObject]

@@ -302,7 +302,7 @@ public sealed class JobRun : IDisposable
     {
         _metrics.Write(m);
         _lastStepEvalLoss = m.EvalLoss;
-        if (m.EvalLoss is { } eval) Log.Information("step {Step}: eval loss {EvalLoss:0.0000}", m.Step, eval);
+        if (m.EvalLoss is { } eval) Log.Information("step {Step}: {Eval}", m.Step, new EvalResult(eval, m.EvalMetrics).Describe());
         double bubbleFraction = m.BubbleFraction ?? 0;
         long activationBytes = m.ActivationBytes ?? 0, adapterSyncBytes = m.AdapterSyncBytes ?? 0;
         Log.Debug("step {Step}: loss {Loss:0.000000} lr {Lr:0.######} grad_norm {GradNorm:0.0000} clip {Clip:0.0000} tokens {Tokens} ({TokensPerSecond:0} tokens/s), " +
@@ -326,12 +326,19 @@ public sealed class JobRun : IDisposable
     /// <summary>The token-weighted mean eval loss from the last stage's sum and count, as <see cref="LocalPipelineTrainer.Evaluate"/>.</summary>
     public static double EvalLoss(double lossSum, long targets) => lossSum / Math.Max(1, targets);
 
-    /// <summary>Writes the evaluation before the first step ({"step": 0, "eval_loss"}), as the local trainer does.</summary>
-    public void RecordInitialEval(double evalLoss)
+    /// <summary>
+    /// The task's eval metrics from the last stage's row predictions (in eval batch order) against the eval rows' labels,
+    /// scored by the same <see cref="LocalPipelineTrainer.EvalMetricsOf"/> as the local trainer; null without a task.
+    /// </summary>
+    /// <exception cref="ArgumentException">The predictions do not cover the eval rows one to one.</exception>
+    public EvalMetrics? EvalMetrics(IReadOnlyList<float>? rowPredictions) => LocalPipelineTrainer.EvalMetricsOf(Job, _evalBatches, rowPredictions);
+
+    /// <summary>Writes the evaluation before the first step ({"step": 0, "eval_loss", dev_*}), as the local trainer does.</summary>
+    public void RecordInitialEval(EvalResult eval)
     {
-        _metrics.WriteEval(StepsDone, evalLoss);
+        _metrics.WriteEval(StepsDone, eval.Loss, eval.Metrics);
         _initialEvalWritten = true;
-        Log.Information("step {Step}: eval loss {EvalLoss:0.0000}", StepsDone, evalLoss);
+        Log.Information("step {Step}: {Eval}", StepsDone, eval.Describe());
     }
 
     /// <summary>Writes OUTPUT/adapter (PEFT for the model's family + native) from the shared masters and the stages' per-layer

@@ -47,10 +47,13 @@ public sealed class StageActor : ReceiveActor
     private readonly List<StatePart> _restoreParts = [];
     private EvalProgress? _eval;
 
-    // An evaluation across its RunEval parts: the last stage's loss sum in batch order, as the local trainer sums it.
+    // An evaluation across its RunEval parts: the last stage's loss sum in batch order, as the local trainer sums it, and
+    // a sequence-level head's row predictions appended in batch order (parts arrive in order and run one at a time).
     private sealed class EvalProgress(int step)
     {
         public int Step { get; } = step;
+        public int NextBatch { get; set; }
+        public List<float>? Predictions { get; set; }
         public double LossSum { get; set; }
         public long Targets { get; set; }
         public double Busy { get; set; }
@@ -254,6 +257,12 @@ public sealed class StageActor : ReceiveActor
             Fail($"evaluation after step {m.Step}", new InvalidOperationException($"part {m.Part} of {m.Parts} arrived without its first part"));
             return;
         }
+        if (m.FirstBatch != eval.NextBatch)
+        {
+            Fail($"evaluation after step {m.Step}", new InvalidOperationException($"part {m.Part} starts at eval batch {m.FirstBatch}, expected {eval.NextBatch}"));
+            return;
+        }
+        eval.NextBatch += m.Batches.Length;
         bool onLink = false;
         try
         {
@@ -279,6 +288,7 @@ public sealed class StageActor : ReceiveActor
                     {
                         eval.LossSum += result.LossSum!.Value;
                         eval.Targets += result.TargetTokens;
+                        if (result.RowPredictions is { } p) (eval.Predictions ??= []).AddRange(p);
                     }
                 }
                 eval.Busy += Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -292,7 +302,8 @@ public sealed class StageActor : ReceiveActor
             }
             if (m.Part < m.Parts - 1) return;
             _eval = null;
-            _spec.Coordinator.Tell(new CoordinatorProtocol.EvalPartial(_spec.JobId, m.Step, _spec.StageIndex, eval.LossSum, eval.Targets, eval.Busy, eval.Sent));
+            _spec.Coordinator.Tell(new CoordinatorProtocol.EvalPartial(_spec.JobId, m.Step, _spec.StageIndex, eval.LossSum, eval.Targets, eval.Busy, eval.Sent,
+                eval.Predictions?.ToArray()));
         }
         catch (Exception e)
         {

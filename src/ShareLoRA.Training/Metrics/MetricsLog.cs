@@ -7,7 +7,7 @@ namespace ShareLoRA.Training.Metrics;
 /// The parsed metrics.jsonl of a run: one <see cref="StepMetrics"/> per optimizer step and the
 /// <see cref="MetricsEvent"/> lines (those with an "event" field), each in file order, and every evaluation
 /// (<see cref="Evaluations"/>): the eval_loss of step lines plus eval-only lines such as the baseline a trainer
-/// writes before its first step ({"step": 0, "eval_loss": ...}).
+/// writes before its first step ({"step": 0, "eval_loss": ...}), each with the line's dev_* task metrics when present.
 /// Written by <see cref="MetricsWriter"/>; unknown fields are ignored so writers can add fields freely.
 /// </summary>
 public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<MetricsEvent> Events,
@@ -50,7 +50,7 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
                 {
                     case StepMetrics s:
                         steps.Add(s);
-                        if (s.EvalLoss is double sl) evaluations.Add(new EvalPoint(s.Step, sl));
+                        if (s.EvalLoss is double sl) evaluations.Add(new EvalPoint(s.Step, sl, s.EvalMetrics));
                         break;
                     case EvalPoint p: evaluations.Add(p); break;
                     case MetricsEvent e: events.Add(e); break;
@@ -88,7 +88,7 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
             }
 
             if (!root.TryGetProperty("loss", out _) && OptionalNumber("eval_loss") is double evalOnly)
-                return new EvalPoint(OptionalStep() ?? throw Missing("step"), evalOnly);
+                return new EvalPoint(OptionalStep() ?? throw Missing("step"), evalOnly, EvalMetricFields());
 
             long step = OptionalStep() ?? throw Missing("step");
             if (step > int.MaxValue) throw new InvalidDataException($"{where}: field 'step' is too large for a step count (got {step})");
@@ -105,7 +105,18 @@ public sealed record MetricsLog(IReadOnlyList<StepMetrics> Steps, IReadOnlyList<
                 EvalLoss: OptionalNumber("eval_loss"),
                 BubbleFraction: OptionalNumber("bubble_fraction"),
                 ActivationBytes: OptionalCount("activation_bytes"),
-                AdapterSyncBytes: OptionalCount("adapter_sync_bytes"));
+                AdapterSyncBytes: OptionalCount("adapter_sync_bytes"),
+                EvalMetrics: EvalMetricFields());
+
+            // The task's eval metrics: every "dev_*" field, in line order; null when there is none.
+            EvalMetrics? EvalMetricFields()
+            {
+                var values = new List<(string, double)>();
+                foreach (var property in root.EnumerateObject())
+                    if (property.Name.StartsWith(EvalMetrics.FieldPrefix, StringComparison.Ordinal))
+                        values.Add((property.Name, Number(property.Name)));
+                return values.Count > 0 ? new EvalMetrics(values) : null;
+            }
 
             InvalidDataException Missing(string field) => new($"{where}: missing field '{field}'");
 

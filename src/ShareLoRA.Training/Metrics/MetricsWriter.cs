@@ -39,7 +39,7 @@ public sealed class MetricsWriter : IDisposable
 
     /// <summary>
     /// Appends a step line: step, loss, lr, grad_norm, then clip_coefficient, tokens, target_tokens when known,
-    /// tokens_per_s, wall_s, then eval_loss, bubble_fraction, activation_bytes, adapter_sync_bytes when known, then
+    /// tokens_per_s, wall_s, then eval_loss and the eval metrics (dev_*), bubble_fraction, activation_bytes, adapter_sync_bytes when known, then
     /// <paramref name="extra"/> fields in order (readers ignore fields they do not know).
     /// </summary>
     /// <exception cref="ArgumentException">An extra field repeats a field the line already has.</exception>
@@ -60,6 +60,11 @@ public sealed class MetricsWriter : IDisposable
         Num("tokens_per_s", Math.Round(m.TokensPerSecond, 1));
         Num("wall_s", Math.Round(m.WallSeconds, 3));
         if (m.EvalLoss is { } eval) Num("eval_loss", eval);
+        foreach (var (name, value) in m.EvalMetrics?.Values ?? [])
+        {
+            if (written.Contains(name)) throw new ArgumentException($"metrics eval field '{name}' is written twice");
+            Num(name, value);
+        }
         if (m.BubbleFraction is { } bubble) Num("bubble_fraction", bubble);
         if (m.ActivationBytes is { } activation) Int("activation_bytes", activation);
         if (m.AdapterSyncBytes is { } sync) Int("adapter_sync_bytes", sync);
@@ -70,11 +75,19 @@ public sealed class MetricsWriter : IDisposable
         }
     });
 
-    /// <summary>An evaluation outside a step (the baseline before the first update): {"step", "eval_loss"}.</summary>
-    public void WriteEval(long step, double evalLoss) => WriteLine(w =>
+    /// <summary>
+    /// An evaluation outside a step (the baseline before the first update): {"step", "eval_loss"}, then the task's eval
+    /// metrics (dev_*) when given, as a step line carries them.
+    /// </summary>
+    public void WriteEval(long step, double evalLoss, EvalMetrics? metrics = null) => WriteLine(w =>
     {
         w.WriteNumber("step", step);
         Number(w, "eval_loss", evalLoss);
+        foreach (var (name, value) in metrics?.Values ?? [])
+        {
+            if (name is "step" or "eval_loss") throw new ArgumentException($"metrics eval field '{name}' is reserved");
+            Number(w, name, value);
+        }
     });
 
     /// <summary>

@@ -2,8 +2,8 @@ namespace ShareLoRA.Training.Metrics;
 
 /// <summary>
 /// One optimizer step's line of a run's metrics.jsonl: {"step", "loss", "lr", "grad_norm", "tokens_per_s", "wall_s"},
-/// the trainer's "clip_coefficient", "tokens" and "target_tokens", "eval_loss" on steps that ran an evaluation, and a
-/// cluster run's "bubble_fraction", "activation_bytes" and "adapter_sync_bytes". Optional fields are null when a writer
+/// the trainer's "clip_coefficient", "tokens" and "target_tokens", "eval_loss" (and a task's "dev_*" metrics) on steps that
+/// ran an evaluation, and a cluster run's "bubble_fraction", "activation_bytes" and "adapter_sync_bytes". Optional fields are null when a writer
 /// does not know them (the small-system trainers, hand-written files); they are then left out of the line.
 /// </summary>
 /// <param name="Step">Optimizer steps done, 1 after the first update (a resumed run continues the count).</param>
@@ -19,6 +19,8 @@ namespace ShareLoRA.Training.Metrics;
 /// <param name="BubbleFraction">Cluster runs: the stages' idle share of the step.</param>
 /// <param name="ActivationBytes">Cluster runs: activation and activation-gradient bytes the stages sent to each other in the step.</param>
 /// <param name="AdapterSyncBytes">Cluster runs: shared-adapter bytes of the step (partial gradients up, new values down).</param>
+/// <param name="EvalMetrics">The task's metrics of this step's evaluation (a GLUE job's dev_accuracy, dev_f1, ...), written
+/// right after eval_loss; null without a task or when the step did not evaluate.</param>
 public sealed record StepMetrics(
     int Step,
     double Loss,
@@ -32,4 +34,5 @@ public sealed record StepMetrics(
     double? EvalLoss = null,
     double? BubbleFraction = null,
     long? ActivationBytes = null,
-    long? AdapterSyncBytes = null);
+    long? AdapterSyncBytes = null,
+    EvalMetrics? EvalMetrics = null);

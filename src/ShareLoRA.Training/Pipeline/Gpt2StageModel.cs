@@ -27,6 +27,9 @@ public sealed class Gpt2StageModel(Gpt2Model model, double labelSmoothing = 0.0)
         CausalLmLoss.Sum(Model.Logits(hidden), labels, LabelSmoothing);
 
     /// <summary>Unsmoothed: the evaluation loss is plain cross-entropy whatever the training's eps.</summary>
-    public (Tensor LossSum, long Count) EvalLossSum(Tensor hidden, Tensor labels) =>
-        CausalLmLoss.Sum(Model.Logits(hidden), labels);
+    public (Tensor LossSum, long Count, float[]? RowPredictions) EvalHead(Tensor hidden, Tensor labels)
+    {
+        var (loss, count) = CausalLmLoss.Sum(Model.Logits(hidden), labels);
+        return (loss, count, null);
+    }
 }

@@ -33,11 +33,17 @@ public interface IStageModel : IDisposable
     (Tensor LossSum, long Count) LossSum(Tensor hidden, Tensor labels);
 
     /// <summary>
-    /// The loss <see cref="PipelineStage.ForwardEval"/> reports: the plain objective without training-only terms (GPT-2's
-    /// label smoothing), as the LoRA repo's evaluate() and E2eTrainer's validation loss. Same as <see cref="LossSum"/>
-    /// unless a family overrides it.
+    /// The evaluation head (what <see cref="PipelineStage.ForwardEval"/> reports): the plain objective without
+    /// training-only terms (GPT-2's label smoothing, as the LoRA repo's evaluate() and E2eTrainer's validation loss)
+    /// and, for a sequence-level head, one prediction per row computed in fp32 from the same logits (the predicted class
+    /// id as a whole number, or the predicted score for regression); null predictions for token-level heads, whose
+    /// logits never leave the stage. <see cref="LossSum"/> unless a family overrides it. Only on the part that has the head.
     /// </summary>
-    (Tensor LossSum, long Count) EvalLossSum(Tensor hidden, Tensor labels) => LossSum(hidden, labels);
+    (Tensor LossSum, long Count, float[]? RowPredictions) EvalHead(Tensor hidden, Tensor labels)
+    {
+        var (loss, count) = LossSum(hidden, labels);
+        return (loss, count, null);
+    }
 
     /// <summary>
     /// Head tensors that train fully beside the adapters (RoBERTa's classifier on the last stage), under stable names;

@@ -182,7 +182,7 @@ public sealed class PipelineStage : IDisposable
 
     /// <summary>
     /// Forward without gradients or dropout (evaluation): the activation to pass on, or on the last stage the summed
-    /// loss (<see cref="IStageModel.EvalLossSum"/>: token CE, never label-smoothed) and the target-token count.
+    /// loss (never label-smoothed) and the target-token count (and a sequence-level head's per-row predictions, <see cref="IStageModel.EvalHead"/>).
     /// </summary>
     public StageForwardResult ForwardEval(Tensor input, Tensor attentionMask, Tensor? labels)
     {
@@ -194,8 +194,8 @@ public sealed class PipelineStage : IDisposable
         var hidden = IsFirst ? _model.Embed(input) : input.to_type(_model.DType);
         var output = _model.ForwardLayers(hidden, attentionMask, _bank);
         if (!IsLast) return new StageForwardResult(output.MoveToOuterDisposeScope(), null, 0);
-        var (lossSum, targets) = _model.EvalLossSum(output, labels!);
-        return new StageForwardResult(null, lossSum.to_type(ScalarType.Float64).item<double>(), targets);
+        var (lossSum, targets, predictions) = _model.EvalHead(output, labels!);
+        return new StageForwardResult(null, lossSum.to_type(ScalarType.Float64).item<double>(), targets, predictions);
     }
 
     // The received activation as this stage's graph input: same storage when the dtype already matches.

@@ -32,13 +32,37 @@ public sealed class RobertaStageModel : LayerRangeStageModel<RobertaModel>, ISta
     public (Tensor LossSum, long Count) LossSum(Tensor hidden, Tensor labels)
     {
         var logits = Model.Logits(hidden);                                   // [b, labels], fp32
+        return (Loss(logits, labels), logits.shape[0]);
+    }
+
+    /// <summary>
+    /// The loss sum and the rows' predictions from the same fp32 logits: the predicted score for regression
+    /// (num_labels 1), else the argmax class id as a float. Ties go to the lowest class id, as torch.argmax (and so
+    /// `sharelora glue`) picks the first maximal value.
+    /// </summary>
+    public (Tensor LossSum, long Count, float[]? RowPredictions) EvalHead(Tensor hidden, Tensor labels)
+    {
+        var logits = Model.Logits(hidden).to_type(ScalarType.Float32);       // [b, labels]
+        return (Loss(logits, labels), logits.shape[0], RowPredictions(logits));
+    }
+
+    /// <summary>[b, num_labels] fp32 logits -> one prediction per row (score, or argmax class id with ties to the lowest).</summary>
+    public static float[] RowPredictions(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        return logits.shape[1] == 1
+            ? logits.view(-1).to_type(ScalarType.Float32).data<float>().ToArray()
+            : logits.argmax(1).to_type(ScalarType.Float32).data<float>().ToArray();
+    }
+
+    private Tensor Loss(Tensor logits, Tensor labels)
+    {
         long rows = logits.shape[0];
         if (labels.numel() != rows)
             throw new ArgumentException($"RoBERTa labels must hold one value per sequence ([{rows}]); got [{string.Join(", ", labels.shape)}]");
         int numLabels = Model.Config.NumLabels;
-        var loss = numLabels == 1
+        return numLabels == 1
             ? mse_loss(logits.view(-1), labels.to(logits.dtype, logits.device).view(-1), reduction: nn.Reduction.Sum)
             : cross_entropy(logits.view(-1, numLabels), labels.to(ScalarType.Int64, logits.device).view(-1), reduction: nn.Reduction.Sum);
-        return (loss, rows);
     }
 }

@@ -149,7 +149,8 @@ public sealed class LocalPipelineTrainer : IDisposable
             log.Information("done: {Steps} steps in {Seconds:0.0} s, final loss {Loss:0.0000}{Eval}; adapter in {Adapter}",
                 result.Steps.Count, result.Steps.Count > 0 ? result.Steps[^1].WallSeconds : 0.0,
                 result.Steps.Count > 0 ? result.Steps[^1].Loss : double.NaN,
-                result.FinalEvalLoss is { } e ? $", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}" : "", result.AdapterDirectory);
+                result.FinalEvalLoss is { } e ? $", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}"
+                    + (result.FinalEvalMetrics is { } fm ? $" ({fm.Describe()})" : "") : "", result.AdapterDirectory);
             return result;
         }
         catch (Exception e)
@@ -291,11 +292,11 @@ public sealed class LocalPipelineTrainer : IDisposable
         if (_restoredFrom is { } r)
             metrics.WriteEvent("resume", r.Step, ("from_step", r.Step), ("checkpoint", r.Name), ("stages_before", r.Plan.Stages), ("stages", Plan.Stages.Count));
         int evalEvery = Job.Data.EvalEvery;
-        double? initialEval = null, finalEval = null;
+        EvalResult? initialEval = null, finalEval = null;
         if (evalEvery > 0 && StepsDone == 0 && (initialEval = Evaluate()) is { } first)
         {
-            metrics.WriteEval(StepsDone, first);
-            _log.Information("step {Step}: eval loss {EvalLoss:0.0000}", StepsDone, first);
+            metrics.WriteEval(StepsDone, first.Loss, first.Metrics);
+            _log.Information("step {Step}: {Eval}", StepsDone, first.Describe());
         }
         int every = Job.Checkpoint.Every;
         while (StepsDone < end)
@@ -303,9 +304,9 @@ public sealed class LocalPipelineTrainer : IDisposable
             var m = TrainStep();
             if (evalEvery > 0 && (m.Step % evalEvery == 0 || m.Step == Job.Steps))
             {
-                m = m with { EvalLoss = Evaluate() };
-                finalEval = m.EvalLoss;
-                _log.Information("step {Step}: eval loss {EvalLoss:0.0000}", m.Step, m.EvalLoss);
+                finalEval = Evaluate();
+                m = m with { EvalLoss = finalEval?.Loss, EvalMetrics = finalEval?.Metrics };
+                if (finalEval is not null) _log.Information("step {Step}: {Eval}", m.Step, finalEval.Describe());
             }
             metrics.Write(m);
             _log.Debug("step {Step}: loss {Loss:0.000000} lr {Lr:0.######} grad_norm {GradNorm:0.0000} clip {Clip:0.0000} tokens {Tokens} ({TokensPerSecond:0} tokens/s)",
@@ -322,7 +323,7 @@ public sealed class LocalPipelineTrainer : IDisposable
         }
         var adapterDirectory = Path.Combine(Job.Output, AdapterFolder);
         SaveAdapter(adapterDirectory);
-        return new TrainingResult(all, initialEval, finalEval, Job.Output, adapterDirectory);
+        return new TrainingResult(all, initialEval?.Loss, finalEval?.Loss, Job.Output, adapterDirectory, initialEval?.Metrics, finalEval?.Metrics);
     }
 
     /// <summary>
@@ -373,13 +374,18 @@ public sealed class LocalPipelineTrainer : IDisposable
             tokens, targets, seconds > 0 ? tokens / seconds : 0, _wallOffset + _wall.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Token-weighted mean loss over the eval set without dropout, or null when there is no eval set.</summary>
-    public double? Evaluate()
+    /// <summary>
+    /// Token-weighted mean loss over the eval set without dropout, with a GLUE job's dev metrics from the last stage's
+    /// per-row predictions (gathered in eval order, <see cref="EvalMetricsOf"/>), or null when there is no eval set.
+    /// </summary>
+    public EvalResult? Evaluate()
     {
         if (Data.Eval.Count == 0) return null;
         double sum = 0;
         long targets = 0;
-        foreach (var batch in DataLoader.InOrder(Data.Eval, Job.Batch.MicroBatchSize, _padId))
+        var batches = DataLoader.InOrder(Data.Eval, Job.Batch.MicroBatchSize, _padId).ToList();
+        List<float>? predictions = null;
+        foreach (var batch in batches)
         {
             using var scope = NewDisposeScope();
             using var t = BatchTensors.From(batch, _device);
@@ -392,10 +398,26 @@ public sealed class LocalPipelineTrainer : IDisposable
                 {
                     sum += r.LossSum!.Value;
                     targets += r.TargetTokens;
+                    if (r.RowPredictions is { } p) (predictions ??= []).AddRange(p);
                 }
             }
         }
-        return sum / Math.Max(1, targets);
+        return new EvalResult(sum / Math.Max(1, targets), EvalMetricsOf(Job, batches, predictions), predictions);
+    }
+
+    /// <summary>
+    /// The task's metrics of one evaluation from the last stage's per-row predictions over <paramref name="evalBatches"/>
+    /// (in batch order) against the batches' row labels: <see cref="GlueDevMetrics"/> for a GLUE job, null for a job
+    /// without a task or without predictions. The local trainer and the cluster coordinator both score here.
+    /// </summary>
+    /// <exception cref="ArgumentException">The predictions do not cover the eval rows one to one.</exception>
+    public static EvalMetrics? EvalMetricsOf(JobConfig job, IReadOnlyList<Batch> evalBatches, IReadOnlyList<float>? predictions)
+    {
+        if (job.Task is null || predictions is null) return null;
+        var labels = evalBatches.SelectMany(b => b.RowLabels ?? throw new ArgumentException("a GLUE eval batch has no row labels")).ToList();
+        if (predictions.Count != labels.Count)
+            throw new ArgumentException($"the last stage returned {predictions.Count} eval prediction(s) for {labels.Count} eval row(s)");
+        return GlueDevMetrics.Of(GlueJobData.SpecOf(job), predictions, labels);
     }
 
     /// <summary>A bank over every layer with the current adapter values (shared from the masters); caller disposes.</summary>
@@ -543,7 +565,7 @@ public sealed class LocalPipelineTrainer : IDisposable
     private static ModelFamily TaskFamily(TaskConfig task) => task.Kind == TaskConfig.E2e ? ModelFamily.Gpt2 : ModelFamily.Roberta;
 
     /// <summary>eps of the training loss's label smoothing for <paramref name="job"/>'s stages: task.label_smoothing of an
-    /// E2E job, else 0. Evaluation losses are never smoothed (<see cref="IStageModel.EvalLossSum"/>).</summary>
+    /// E2E job, else 0. Evaluation losses are never smoothed (<see cref="IStageModel.EvalHead"/>).</summary>
     public static double LabelSmoothingOf(JobConfig job) => job.Task is { Kind: TaskConfig.E2e } task ? task.LabelSmoothing : 0.0;
 
     private static ModelShape ShapeOf(LlamaConfig c) =>

@@ -79,11 +79,17 @@ public sealed class SmallSystemsCommandTests : IDisposable
               "pipeline": { "stages": 2 }
             }
             """);
-        var (code, _, stderr) = CliRun.Run("train", "--job", job, "--quiet");
+        var (code, stdout, stderr) = CliRun.Run("train", "--job", job, "--quiet");
         Assert.True(code == 0, stderr);
         var metrics = File.ReadAllLines(Path.Combine(outDir, "metrics.jsonl"));
         Assert.Equal(3, metrics.Count(l => l.Contains("\"loss\"")));
         Assert.Equal(3, metrics.Count(l => l.Contains("\"eval_loss\""))); // before the first step, step 2, step 3
+        // SST-2's dev accuracy beside every eval loss, as `sharelora glue` names it, and in the final summary line.
+        Assert.Equal(3, metrics.Count(l => l.Contains("\"dev_accuracy\":")));
+        Assert.Matches(@"eval loss \d\.\d{4} -> \d\.\d{4}, accuracy \d\.\d{4}", stdout);
+        var (summaryCode, summary, _) = CliRun.Run("summary", "--run", outDir);
+        Assert.Equal(0, summaryCode);
+        Assert.Matches(@"eval metrics\s.*accuracy \d\.\d{4} \(step 3\)", summary);
         foreach (var f in new[] { "adapter.safetensors", "classifier.safetensors", "adapter_config.json", "adapter_model.safetensors" })
             Assert.True(File.Exists(Path.Combine(outDir, "adapter", f)), f);
     }

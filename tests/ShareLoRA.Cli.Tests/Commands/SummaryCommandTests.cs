@@ -93,6 +93,20 @@ public sealed class SummaryCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_glue_run_shows_its_last_dev_metrics_beside_the_eval_loss()
+    {
+        Metrics(
+            """{"step":0,"eval_loss":0.7,"dev_pearson":0.125,"dev_spearman":0.25}""",
+            Step(1, 0.9, 100, 0.5, ""","eval_loss":0.6,"dev_pearson":0.5,"dev_spearman":0.375"""));
+        var json = Json();
+        Assert.Equal(0.5, json.GetProperty("eval_last").GetProperty("dev_pearson").GetDouble());
+        Assert.Equal(0.125, json.GetProperty("eval_first").GetProperty("dev_pearson").GetDouble());
+        var (_, text, _) = CliRun.Run("summary", "--run", _run);
+        var rows = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(rows, r => r.StartsWith("eval metrics") && r.EndsWith("pearson 0.5000, spearman 0.3750 (step 1)"));
+    }
+
+    [Fact]
     public void A_run_without_evaluation_says_so_rather_than_inventing_a_figure()
     {
         Metrics(Step(1, 2.0, 10, 1.0), Step(2, 1.5, 10, 2.0));

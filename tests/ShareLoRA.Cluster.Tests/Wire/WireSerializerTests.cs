@@ -34,7 +34,8 @@ public sealed class WireSerializerTests : IDisposable
         [typeof(CoordinatorProtocol.JobRejected)] = new CoordinatorProtocol.JobRejected("job x-1 is Running"),
         [typeof(CoordinatorProtocol.GetJobStatus)] = new CoordinatorProtocol.GetJobStatus(),
         [typeof(JobStatus)] = new JobStatus("x-1", "x", JobStatus.Running, "step 2/30", 2, 30, 3.25, 1234.5,
-            [new StageStatus(0, "akka.tcp://sharelora@10.0.0.2:4100", 0, 3, "cuda:0"), new StageStatus(1, "akka.tcp://sharelora@10.0.0.3:4100", 3, 5, "cpu")], "/runs/x", 3.5, 2),
+            [new StageStatus(0, "akka.tcp://sharelora@10.0.0.2:4100", 0, 3, "cuda:0"), new StageStatus(1, "akka.tcp://sharelora@10.0.0.3:4100", 3, 5, "cpu")], "/runs/x", 3.5, 2,
+            new Dictionary<string, double> { ["dev_accuracy"] = 0.625, ["dev_f1"] = 2.0 / 3.0 }),
         [typeof(CoordinatorProtocol.StageReady)] = new CoordinatorProtocol.StageReady("x-1", 1, null!, "akka.tcp://sharelora@10.0.0.3:4100", "cpu",
             new DataPlaneAddress("10.0.0.3", 45001, "AB")),
         [typeof(CoordinatorProtocol.StageConnected)] = new CoordinatorProtocol.StageConnected("x-1", 1),
@@ -57,7 +58,7 @@ public sealed class WireSerializerTests : IDisposable
             new Dictionary<string, TensorPayload> { ["shared.q.A"] = new TensorPayload([1], "f32", [0, 0, 128, 63]) }, [])),
         [typeof(StageProtocol.CollectState)] = new StageProtocol.CollectState("x-1-a2", 6),
         [typeof(StageProtocol.RunEval)] = new StageProtocol.RunEval("x-1", 4, 1, 2, 3, [new StageProtocol.MicroBatchData(1, 3, null, [-100, 5, 6], [1, 1, 0])]),
-        [typeof(CoordinatorProtocol.EvalPartial)] = new CoordinatorProtocol.EvalPartial("x-1", 4, 1, 12.5, 40, 0.25, 8192),
+        [typeof(CoordinatorProtocol.EvalPartial)] = new CoordinatorProtocol.EvalPartial("x-1", 4, 1, 12.5, 40, 0.25, 8192, [1f, 0f, 3.75f]),
     };
 
     public static TheoryData<string> Manifests()
@@ -84,6 +85,31 @@ public sealed class WireSerializerTests : IDisposable
         Assert.IsType(type, back);
         // Records compare arrays by reference; JSON compares the content.
         Assert.Equal(JsonSerializer.Serialize(message, type), JsonSerializer.Serialize(back, type));
+    }
+
+    /// <summary>
+    /// The last stage's GLUE predictions ride on EvalPartial (key 7, appended): they come back bit for bit, a message
+    /// written before the key existed (7 fields) reads with null predictions, and one without predictions stays null.
+    /// </summary>
+    [Fact]
+    public void EvalPartialCarriesRowPredictionsBitwiseAndReadsTheOlderSevenFieldForm()
+    {
+        var serializer = (MessagePackWireSerializer)_system.Serialization.FindSerializerFor(new CoordinatorProtocol.EvalPartial("x", 0, 0, 0, 0, 0, 0));
+        float[] predictions = [1f, 0f, 3.7999999f, float.NaN, -0f, 1e-30f];
+        var message = new CoordinatorProtocol.EvalPartial("x-1", 6, 1, 1.5, 3, 0.5, 0, predictions);
+        var back = MessagePack.MessagePackSerializer.Deserialize<CoordinatorProtocol.EvalPartial>(
+            MessagePack.MessagePackSerializer.Serialize(message, serializer.Options), serializer.Options);
+        Assert.Equal(predictions.Select(BitConverter.SingleToInt32Bits), back.RowPredictions!.Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(message with { RowPredictions = null }, back with { RowPredictions = null });
+
+        var older = MessagePack.MessagePackSerializer.Serialize(new object[] { "x-1", 6, 1, 1.5, 3L, 0.5, 0L }, serializer.Options);
+        var read = MessagePack.MessagePackSerializer.Deserialize<CoordinatorProtocol.EvalPartial>(older, serializer.Options);
+        Assert.Equal(new CoordinatorProtocol.EvalPartial("x-1", 6, 1, 1.5, 3, 0.5, 0), read);
+        Assert.Null(read.RowPredictions);
+
+        var none = new CoordinatorProtocol.EvalPartial("x-1", 6, 0, 0, 0, 0.5, 4096);
+        Assert.Null(MessagePack.MessagePackSerializer.Deserialize<CoordinatorProtocol.EvalPartial>(
+            MessagePack.MessagePackSerializer.Serialize(none, serializer.Options), serializer.Options).RowPredictions);
     }
 
     [Fact]

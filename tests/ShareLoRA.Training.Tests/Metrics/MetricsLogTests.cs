@@ -30,6 +30,28 @@ public sealed class MetricsLogTests : IDisposable
     }
 
     [Fact]
+    public void Eval_metrics_follow_eval_loss_on_step_and_baseline_lines_and_read_back()
+    {
+        var accuracy = new EvalMetrics([("dev_accuracy", 0.625), ("dev_f1", 2.0 / 3.0)]);
+        var step = Step(2, 0.69, 1e-3, 0.5, 100, 1.0) with { EvalLoss = 0.7, EvalMetrics = accuracy };
+        using (var writer = new MetricsWriter(FilePath))
+        {
+            writer.WriteEval(0, 0.75, new EvalMetrics([("dev_accuracy", 0.5), ("dev_f1", double.NaN)]));
+            writer.Write(Step(1, 0.7, 1e-3, 0.5, 100, 0.5));
+            writer.Write(step);
+        }
+        var lines = File.ReadAllLines(FilePath);
+        Assert.Equal("{\"step\":0,\"eval_loss\":0.75,\"dev_accuracy\":0.5,\"dev_f1\":\"NaN\"}", lines[0]);
+        Assert.Contains("\"eval_loss\":0.7,\"dev_accuracy\":0.625,\"dev_f1\":0.6666666666666666", lines[2]);
+
+        var log = MetricsLog.Read(FilePath);
+        Assert.Equal([Step(1, 0.7, 1e-3, 0.5, 100, 0.5), step], log.Steps);
+        Assert.Null(log.Steps[0].EvalMetrics);
+        Assert.Equal([new EvalPoint(0, 0.75, new EvalMetrics([("dev_accuracy", 0.5), ("dev_f1", double.NaN)])), new EvalPoint(2, 0.7, accuracy)],
+            log.Evaluations);
+    }
+
+    [Fact]
     public void A_line_without_loss_or_eval_loss_still_names_the_missing_field()
     {
         var e = Assert.Throws<InvalidDataException>(() => MetricsLog.Parse("{\"step\":3,\"lr\":0.1}\n{}", "m.jsonl"));

@@ -201,7 +201,7 @@ public sealed class E2eTrainJobTests
             var data = E2eJobData.Prepare(job, tokenizer);
             using var trainer = new LocalPipelineTrainer(job, data, BatchCollator.PadIdOf(tokenizer));
             double loss = trainer.TrainStep().Loss;
-            double eval = trainer.Evaluate()!.Value;
+            double eval = trainer.Evaluate()!.Loss;
             // By hand: the whole model with the trained adapters (eval mode), token-weighted CE over the eval set.
             using var bank = trainer.GatherAdapters();
             bank.Context = AdapterForwardContext.Eval;
