@@ -13,6 +13,8 @@ public interface ILayerRangeModel : IDisposable
     int EndLayer { get; }
     bool HasEmbedding { get; }
     bool HasHead { get; }
+
+    /// <summary>Dtype of the frozen weights and of the computation (hidden states pass between parts in it).</summary>
     ScalarType DType { get; }
     Device Device { get; }
 

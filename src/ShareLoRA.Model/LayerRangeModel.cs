@@ -1,3 +1,4 @@
+using ShareLoRA.Model.IO;
 using ShareLoRA.Model.Layers;
 using ShareLoRA.Model.Llama;
 using TorchSharp;
@@ -10,7 +11,8 @@ namespace ShareLoRA.Model;
 /// What every family's model is: a contiguous piece of a transformer — layers [FirstLayer, EndLayer) of the config's
 /// layers, the embedding only when it is the first piece and the head only when it is the last — built frozen in one
 /// dtype on one device from a weight source, so a pipeline stage reads only its own tensors. The family supplies how to
-/// build each part and the names they register under; the forward passes stay in the family's class.
+/// build each part, the names they register under and its Hugging Face tensor names and config.json; the forward
+/// passes stay in the family's class, and saving is written once here.
 /// </summary>
 /// <remarks>
 /// The parts are registered as embedding, layers (a ModuleList numbered from 0 within the range), head, under the
@@ -83,7 +85,47 @@ public abstract class LayerRangeModel<TConfig, TEmbedding, TLayer, THead> : nn.M
     protected ModuleList<TLayer> RangeLayers => _layers;
 
     /// <summary>True when this piece is the whole model: embedding, all layers and head (what Save needs).</summary>
-    protected bool IsWholeModel => HasEmbedding && HasHead && FirstLayer == 0 && EndLayer == _numLayers;
+    private bool IsWholeModel => HasEmbedding && HasHead && FirstLayer == 0 && EndLayer == _numLayers;
+
+    /// <summary>The weights this piece holds under their Hugging Face names, in the order a saved file lists them.</summary>
+    public abstract IEnumerable<KeyValuePair<string, Tensor>> HfTensors();
+
+    /// <summary>The config as the family's Hugging Face config.json, with torch_dtype set to <paramref name="torchDtype"/>.</summary>
+    protected abstract string ConfigJson(string torchDtype);
+
+    /// <summary>
+    /// Writes config.json (torch_dtype = the model's dtype) and model.safetensors (<see cref="HfTensors"/>, each in the
+    /// model's dtype, so a float32 trainable head is stored like the frozen weights) into <paramref name="dir"/>.
+    /// Needs the whole model.
+    /// </summary>
+    public void Save(string dir)
+    {
+        if (!IsWholeModel)
+            throw new InvalidOperationException("Save needs the whole model (embedding, all layers, head)");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "config.json"), ConfigJson(FamilyWeights.DTypeName(DType)));
+        using var scope = NewDisposeScope();
+        var tensors = HfTensors().Select(t => new KeyValuePair<string, Tensor>(t.Key, t.Value.detach().to_type(DType))).ToList();
+        SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    /// <summary>Checks that <paramref name="hidden"/> is [batch, seq, <paramref name="hiddenSize"/>], as every family's layers take it.</summary>
+    protected static void CheckHidden(Tensor hidden, int hiddenSize)
+    {
+        if (hidden.dim() != 3 || hidden.shape[2] != hiddenSize)
+            throw new ArgumentException($"hidden must be [batch, seq, {hiddenSize}] (got [{string.Join(", ", hidden.shape)}])");
+    }
+
+    /// <summary>
+    /// Checks that a forward at <paramref name="startPosition"/> continues <paramref name="cache"/> (when given): the
+    /// cache must hold exactly that many positions for this piece's first layer (the causal families' KV cache).
+    /// </summary>
+    protected void CheckCachePosition(int startPosition, KvCache? cache)
+    {
+        if (startPosition < 0) throw new ArgumentException($"startPosition must be >= 0 (got {startPosition})");
+        if (cache is not null && _layers.Count > 0 && cache.Length(FirstLayer) != startPosition)
+            throw new ArgumentException($"KV cache holds {cache.Length(FirstLayer)} positions for layer {FirstLayer} but startPosition is {startPosition}");
+    }
 
     /// <summary>Sets requires_grad false on every base weight (they are created frozen; this restores it).</summary>
     public virtual void Freeze()

@@ -110,6 +110,21 @@ public sealed record AdapterLayout(
         };
 
     /// <summary>
+    /// Dimensions of the six module types of a GPT-2 or RoBERTa layer: full multi-head attention (q, k, v, o all
+    /// hidden x hidden, no grouped k/v) and a two-matrix MLP of width <paramref name="inner"/> (up, down; no gate).
+    /// </summary>
+    public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> FullAttentionDims(int hidden, int inner) =>
+        new Dictionary<TargetModule, (int, int)>
+        {
+            [TargetModule.Q] = (hidden, hidden),
+            [TargetModule.K] = (hidden, hidden),
+            [TargetModule.V] = (hidden, hidden),
+            [TargetModule.O] = (hidden, hidden),
+            [TargetModule.Up] = (hidden, inner),
+            [TargetModule.Down] = (inner, hidden),
+        };
+
+    /// <summary>
     /// Dimensions of the seven module types of a Llama config; q and o use heads x head_dim, which differs from
     /// hidden_size when a config sets head_dim explicitly.
     /// </summary>

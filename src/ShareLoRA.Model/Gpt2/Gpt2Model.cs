@@ -83,11 +83,8 @@ public sealed class Gpt2Model : LayerRangeModel<Gpt2Config, Gpt2Embedding, Gpt2B
     public Tensor ForwardLayers(Tensor hidden, int startPosition = 0, KvCache? cache = null, IModelAdapters? adapters = null, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
-        if (hidden.dim() != 3 || hidden.shape[2] != Config.HiddenSize)
-            throw new ArgumentException($"hidden must be [batch, seq, {Config.HiddenSize}] (got [{string.Join(", ", hidden.shape)}])");
-        if (startPosition < 0) throw new ArgumentException($"startPosition must be >= 0 (got {startPosition})");
-        if (cache is not null && RangeLayers.Count > 0 && cache.Length(FirstLayer) != startPosition)
-            throw new ArgumentException($"KV cache holds {cache.Length(FirstLayer)} positions for layer {FirstLayer} but startPosition is {startPosition}");
+        CheckHidden(hidden, Config.HiddenSize);
+        CheckCachePosition(startPosition, cache);
 
         long past = cache is not null ? startPosition : 0;
         var mask = LlamaModel.BuildMask(hidden.shape[0], hidden.shape[1], past, attentionMask, hidden.device);
@@ -115,18 +112,10 @@ public sealed class Gpt2Model : LayerRangeModel<Gpt2Config, Gpt2Embedding, Gpt2B
 
     /// <summary>(d_in, d_out) of each adaptable module type, for an <see cref="AdapterLayout"/>.</summary>
     public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> AdapterDims(Gpt2Config c) =>
-        new Dictionary<TargetModule, (int, int)>
-        {
-            [TargetModule.Q] = (c.HiddenSize, c.HiddenSize),
-            [TargetModule.K] = (c.HiddenSize, c.HiddenSize),
-            [TargetModule.V] = (c.HiddenSize, c.HiddenSize),
-            [TargetModule.O] = (c.HiddenSize, c.HiddenSize),
-            [TargetModule.Up] = (c.HiddenSize, c.InnerSize),
-            [TargetModule.Down] = (c.InnerSize, c.HiddenSize),
-        };
+        AdapterLayout.FullAttentionDims(c.HiddenSize, c.InnerSize);
 
     /// <summary>Base weights under their Hugging Face names (the tied head is not written).</summary>
-    public IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
+    public override IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
     {
         if (Embedding is not null)
         {
@@ -142,13 +131,5 @@ public sealed class Gpt2Model : LayerRangeModel<Gpt2Config, Gpt2Embedding, Gpt2B
         }
     }
 
-    /// <summary>Writes config.json and model.safetensors (HF GPT2LMHeadModel keys) into <paramref name="dir"/>. Needs the whole model.</summary>
-    public void Save(string dir)
-    {
-        if (!IsWholeModel)
-            throw new InvalidOperationException("Save needs the whole model (embedding, all layers, head)");
-        Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "config.json"), (Config with { TorchDtype = FamilyWeights.DTypeName(DType) }).ToJson());
-        SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), HfTensors(), new Dictionary<string, string> { ["format"] = "pt" });
-    }
+    protected override string ConfigJson(string torchDtype) => (Config with { TorchDtype = torchDtype }).ToJson();
 }

@@ -85,11 +85,8 @@ public sealed class LlamaModel : LayerRangeModel<LlamaConfig, LlamaEmbedding, Ll
     public Tensor ForwardLayers(Tensor hidden, int startPosition = 0, KvCache? cache = null, IModelAdapters? adapters = null, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
-        if (hidden.dim() != 3 || hidden.shape[2] != Config.HiddenSize)
-            throw new ArgumentException($"hidden must be [batch, seq, {Config.HiddenSize}] (got [{string.Join(", ", hidden.shape)}])");
-        if (startPosition < 0) throw new ArgumentException($"startPosition must be >= 0 (got {startPosition})");
-        if (cache is not null && RangeLayers.Count > 0 && cache.Length(FirstLayer) != startPosition)
-            throw new ArgumentException($"KV cache holds {cache.Length(FirstLayer)} positions for layer {FirstLayer} but startPosition is {startPosition}");
+        CheckHidden(hidden, Config.HiddenSize);
+        CheckCachePosition(startPosition, cache);
 
         long b = hidden.shape[0], s = hidden.shape[1];
         long past = cache is not null ? startPosition : 0;
@@ -138,7 +135,7 @@ public sealed class LlamaModel : LayerRangeModel<LlamaConfig, LlamaEmbedding, Ll
     }
 
     /// <summary>Base weights under their Hugging Face names (tied models omit lm_head.weight).</summary>
-    public IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
+    public override IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
     {
         if (Embedding is not null) yield return new(HfKeys.EmbedTokens, Embedding.Weight);
         foreach (var layer in RangeLayers)
@@ -155,14 +152,5 @@ public sealed class LlamaModel : LayerRangeModel<LlamaConfig, LlamaEmbedding, Ll
         }
     }
 
-    /// <summary>Writes config.json and model.safetensors (HF keys) into <paramref name="dir"/>. Needs the whole model.</summary>
-    public void Save(string dir)
-    {
-        if (!IsWholeModel)
-            throw new InvalidOperationException("Save needs the whole model (embedding, all layers, head)");
-        Directory.CreateDirectory(dir);
-        var config = Config with { TorchDtype = FamilyWeights.DTypeName(DType) };
-        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJson());
-        SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), HfTensors(), new Dictionary<string, string> { ["format"] = "pt" });
-    }
+    protected override string ConfigJson(string torchDtype) => (Config with { TorchDtype = torchDtype }).ToJson();
 }

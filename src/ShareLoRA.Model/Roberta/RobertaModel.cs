@@ -93,8 +93,7 @@ public sealed class RobertaModel : LayerRangeModel<RobertaConfig, RobertaEmbeddi
     public Tensor ForwardLayers(Tensor hidden, Tensor? attentionMask = null, IModelAdapters? adapters = null)
     {
         using var scope = NewDisposeScope();
-        if (hidden.dim() != 3 || hidden.shape[2] != Config.HiddenSize)
-            throw new ArgumentException($"hidden must be [batch, seq, {Config.HiddenSize}] (got [{string.Join(", ", hidden.shape)}])");
+        CheckHidden(hidden, Config.HiddenSize);
         Tensor? mask = null;
         if (attentionMask is not null)
         {
@@ -149,18 +148,10 @@ public sealed class RobertaModel : LayerRangeModel<RobertaConfig, RobertaEmbeddi
 
     /// <summary>(d_in, d_out) of each adaptable module type, for an <see cref="AdapterLayout"/>.</summary>
     public static IReadOnlyDictionary<TargetModule, (int DIn, int DOut)> AdapterDims(RobertaConfig c) =>
-        new Dictionary<TargetModule, (int, int)>
-        {
-            [TargetModule.Q] = (c.HiddenSize, c.HiddenSize),
-            [TargetModule.K] = (c.HiddenSize, c.HiddenSize),
-            [TargetModule.V] = (c.HiddenSize, c.HiddenSize),
-            [TargetModule.O] = (c.HiddenSize, c.HiddenSize),
-            [TargetModule.Up] = (c.HiddenSize, c.IntermediateSize),
-            [TargetModule.Down] = (c.IntermediateSize, c.HiddenSize),
-        };
+        AdapterLayout.FullAttentionDims(c.HiddenSize, c.IntermediateSize);
 
     /// <summary>Weights under their Hugging Face names (the classifier included when held).</summary>
-    public IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
+    public override IEnumerable<KeyValuePair<string, Tensor>> HfTensors()
     {
         if (Embedding is not null)
         {
@@ -175,15 +166,5 @@ public sealed class RobertaModel : LayerRangeModel<RobertaConfig, RobertaEmbeddi
         foreach (var (name, p) in HeadParameters()) yield return new(name, p);
     }
 
-    /// <summary>Writes config.json and model.safetensors (HF keys; the head in the encoder's dtype) into <paramref name="dir"/>. Needs the whole model.</summary>
-    public void Save(string dir)
-    {
-        if (!IsWholeModel)
-            throw new InvalidOperationException("Save needs the whole model (embeddings, all layers, head)");
-        Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "config.json"), (Config with { TorchDtype = FamilyWeights.DTypeName(DType) }).ToJson());
-        using var scope = NewDisposeScope();
-        var tensors = HfTensors().Select(t => new KeyValuePair<string, Tensor>(t.Key, t.Value.detach().to_type(DType))).ToList();
-        SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-    }
+    protected override string ConfigJson(string torchDtype) => (Config with { TorchDtype = torchDtype }).ToJson();
 }

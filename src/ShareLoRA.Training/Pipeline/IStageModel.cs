@@ -1,3 +1,4 @@
+using ShareLoRA.Model;
 using ShareLoRA.Model.Adapters;
 using static TorchSharp.torch;
 
@@ -7,19 +8,12 @@ namespace ShareLoRA.Training.Pipeline;
 /// What a <see cref="PipelineStage"/> needs of its model part, whatever the family: a contiguous range of transformer
 /// layers [FirstLayer, EndLayer), the embedding when it is the first stage, the head and the loss when it is the last.
 /// Llama, GPT-2 (<see cref="Gpt2StageModel"/>) and RoBERTa (<see cref="RobertaStageModel"/>) implement it; the stage
-/// drives any of them the same way. The model part owns its base weights and disposes them.
+/// drives any of them the same way. The model part owns its base weights and disposes them. Its layer range, embedding
+/// and head flags, dtype (the dtype activations are passed between stages in), device, Freeze and Dispose are those
+/// of <see cref="ILayerRangeModel"/>.
 /// </summary>
-public interface IStageModel : IDisposable
+public interface IStageModel : ILayerRangeModel
 {
-    int FirstLayer { get; }
-    int EndLayer { get; }
-    bool HasEmbedding { get; }
-    bool HasHead { get; }
-
-    /// <summary>Compute dtype of the layers (activations are passed between stages in it).</summary>
-    ScalarType DType { get; }
-    Device Device { get; }
-
     /// <summary>[b, s] token ids -> [b, s, h]. Only on the part that has the embedding.</summary>
     Tensor Embed(Tensor inputIds);
 
@@ -50,7 +44,4 @@ public interface IStageModel : IDisposable
     /// empty when the head is frozen or absent.
     /// </summary>
     IReadOnlyList<(string Name, Tensor Value)> TrainableHead { get; }
-
-    /// <summary>Freezes every base weight (a trainable head stays trainable).</summary>
-    void Freeze();
 }
