@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using ShareLoRA.Cli.Progress;
 using ShareLoRA.Model.Llama;
 using ShareLoRA.Model.Tokenization;
 using ShareLoRA.Training.Data;
@@ -25,6 +26,8 @@ public static class EvalCommand
 
     private static Option<bool> JsonOption(string shape) => new("--json") { Description = "Print one JSON object " + shape };
 
+    private static Option<bool> QuietOption() => new("--quiet") { Description = "No progress on stderr: print only the result" };
+
     private static Command Mmlu()
     {
         var source = new EvalModelArguments();
@@ -35,13 +38,14 @@ public static class EvalCommand
         var batch = new Option<int>("--batch-size") { Description = "Prompts per forward pass (right-padded with a mask; results do not depend on it)", DefaultValueFactory = _ => 4 };
         var json = JsonOption("{\"subjects\": {NAME: {\"accuracy\", \"n\"}}, \"macro_accuracy\", \"micro_accuracy\", ...} instead of the table");
         var predictions = new Option<string?>("--predictions") { Description = "Write one JSON line per question {subject, index, logits [A,B,C,D], predicted, gold} to FILE" };
+        var quiet = QuietOption();
 
         var command = new Command("mmlu",
             "MMLU accuracy by the QLoRA protocol: header + k dev examples + question ending in \"Answer:\", argmax of the A-D token logits " +
             "at the last prompt position. Prompts longer than the model's max positions are cut from the left (BOS kept). " +
-            "Prints per-subject accuracy, macro (mean over subjects) and micro (pooled); progress goes to stderr.")
+            "Prints per-subject accuracy, macro (mean over subjects) and micro (pooled); progress goes to stderr (--quiet: none).")
         {
-            data, shots, subjects, limit, batch, json, predictions,
+            data, shots, subjects, limit, batch, json, predictions, quiet,
         };
         foreach (var o in source.All) command.Options.Add(o);
         command.SetAction(parse => EvalModelArguments.Guard(() =>
@@ -66,14 +70,15 @@ public static class EvalCommand
             var asJson = parse.GetValue(json);
             var predictionsPath = parse.GetValue(predictions);
             using var predictionWriter = predictionsPath == null ? null : new StreamWriter(predictionsPath);
-            var progress = new ProgressPrinter();
+            using var progress = ProgressSinks.CreateOnStandardError(parse.GetValue(quiet));
+            progress.Start(subjectList?.Count ?? MmluData.Subjects(dataDir).Count); // one item per subject, as the evaluator reports
             int truncatedPrompts = 0;
             var report = evaluator.Evaluate(dataDir, new MmluOptions(k, subjectList, lim, batchSize),
                 done =>
                 {
                     truncatedPrompts += done.TruncatedPrompts;
-                    progress.Line(FormattableString.Invariant(
-                        $"[{done.Position}/{done.Count}] {done.Subject}: accuracy {done.Score.Accuracy:F4} ({done.Score.Correct}/{done.Score.N})") +
+                    progress.ReportItem(done.Position, FormattableString.Invariant(
+                        $"{done.Subject}: accuracy {done.Score.Accuracy:F4} ({done.Score.Correct}/{done.Score.N})") +
                         (done.TruncatedPrompts > 0 ? $", {done.TruncatedPrompts} prompts cut from the left" : ""));
                 },
                 p => predictionWriter?.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -84,7 +89,7 @@ public static class EvalCommand
                     ["predicted"] = MmluQuestion.Letters[p.Predicted],
                     ["gold"] = MmluQuestion.Letters[p.Gold],
                 }, ModelArguments.Json)));
-            progress.Finish();
+            progress.Finish(null); // the result goes to stdout below
 
             if (asJson)
             {
@@ -180,12 +185,13 @@ public static class EvalCommand
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Generation limit per problem", DefaultValueFactory = _ => 256 };
         var json = JsonOption("{\"accuracy\", \"correct\", \"n\", \"shots\"}");
         var predictions = new Option<string?>("--predictions") { Description = "Write one JSON line per problem {index, completion, predicted, gold, correct, stop} to FILE" };
+        var quiet = QuietOption();
 
         var command = new Command("gsm8k",
             "GSM8K exact match: prompt of k solved examples \"Question: ...\\nAnswer: ...\\n\\n\" + \"Question: ...\\nAnswer:\", greedy generation until " +
             "\"\\n\\nQuestion:\" or EOS; the answer is the number after \"####\" or \"The final answer is\", else the last number (commas, $ and trailing .0 removed).")
         {
-            data, shots, shotsFile, limit, maxNew, json, predictions,
+            data, shots, shotsFile, limit, maxNew, json, predictions, quiet,
         };
         foreach (var o in source.All) command.Options.Add(o);
         command.SetAction(parse => EvalModelArguments.Guard(() =>
@@ -213,14 +219,15 @@ public static class EvalCommand
             using var opened = source.Open(parse);
             var predictionsPath = parse.GetValue(predictions);
             using var predictionWriter = predictionsPath == null ? null : new StreamWriter(predictionsPath);
-            var progress = new ProgressPrinter();
+            // A line every 10 problems (and the first and last) in logs; the live bar follows every problem.
+            using var progress = ProgressSinks.CreateOnStandardError(parse.GetValue(quiet), everyItems: 10);
+            progress.Start(problems.Count);
             int correct = 0;
             var report = new Gsm8kEvaluator(opened.Model, opened.Tokenizer).Evaluate(problems, shotProblems, n, p =>
             {
                 if (p.Correct) correct++;
                 int done = p.Index + 1;
-                if (done % 10 == 0 || done == problems.Count)
-                    progress.Line(string.Create(CultureInfo.InvariantCulture, $"[{done}/{problems.Count}] correct {correct} ({(double)correct / done:F4})"));
+                progress.ReportItem(done, string.Create(CultureInfo.InvariantCulture, $"correct {correct} ({(double)correct / done:F4})"));
                 predictionWriter?.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
                     ["index"] = p.Index,
@@ -231,7 +238,7 @@ public static class EvalCommand
                     ["stop"] = p.StopReason,
                 }, ModelArguments.Json));
             });
-            progress.Finish();
+            progress.Finish(null); // the result goes to stdout below
             if (parse.GetValue(json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -250,27 +257,5 @@ public static class EvalCommand
             return 0;
         }));
         return command;
-    }
-
-    /// <summary>
-    /// Progress on stderr, so stdout holds only the result. With both streams on a terminal one line is rewritten in
-    /// place; otherwise (logs, pipes, tests) every update is its own plain line.
-    /// </summary>
-    private sealed class ProgressPrinter
-    {
-        private readonly bool _inPlace = !Console.IsOutputRedirected && !Console.IsErrorRedirected;
-        private int _width;
-
-        public void Line(string text)
-        {
-            if (!_inPlace) { Console.Error.WriteLine(text); return; }
-            Console.Error.Write("\r" + text.PadRight(_width));
-            _width = Math.Max(_width, text.Length);
-        }
-
-        public void Finish()
-        {
-            if (_inPlace && _width > 0) Console.Error.WriteLine();
-        }
     }
 }

@@ -51,7 +51,7 @@ public sealed class LiveProgressSink : IProgressSink
             _startedAt = _clock();
             _eta = new EtaEstimator(totalSteps);
             _step = startStep;
-            _description = startStep > 0 ? $"resuming at step {startStep}/{totalSteps}" : $"starting: {totalSteps} steps";
+            _description = startStep > 0 ? $"resuming at step {startStep}/{totalSteps}" : $"starting: 0/{totalSteps}";
         }
         var progress = _console.Progress()
             .AutoClear(false)
@@ -88,16 +88,27 @@ public sealed class LiveProgressSink : IProgressSink
         }
     }
 
+    public void ReportItem(long done, string text)
+    {
+        lock (_gate)
+        {
+            var eta = _eta ?? throw new InvalidOperationException("progress: Report before Start");
+            eta.Observe(done, _clock());
+            _step = done;
+            _description = ProgressLine.ItemFigures(done, eta.TotalSteps, text, eta.Remaining);
+        }
+    }
+
     /// <summary>The description beside the bar now (what the next redraw shows).</summary>
     public string Description
     {
         get { lock (_gate) return _description; }
     }
 
-    public void Finish(string summary)
+    public void Finish(string? summary)
     {
         Stop();
-        _console.MarkupLine($"[green]{Markup.Escape(summary)}[/] ({DurationText.Format(_clock() - _startedAt)})");
+        if (summary != null) _console.MarkupLine($"[green]{Markup.Escape(summary)}[/] ({DurationText.Format(_clock() - _startedAt)})");
     }
 
     /// <summary>Stops the live display (e.g. when the run failed) without a summary.</summary>

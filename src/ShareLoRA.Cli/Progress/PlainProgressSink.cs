@@ -6,8 +6,8 @@ namespace ShareLoRA.Cli.Progress;
 /// <summary>
 /// Progress as plain lines for logs, pipes and CI: one line when <see cref="EverySteps"/> steps or
 /// <see cref="EveryInterval"/> have passed since the last line (whichever comes first), and always for the first
-/// and the last step, so a log shows both the start and the end without drowning in lines. Quiet (--quiet): only the
-/// final summary.
+/// and the last step, so a log shows both the start and the end without drowning in lines (items alike). Quiet
+/// (--quiet): only the final summary.
 /// </summary>
 public sealed class PlainProgressSink : IProgressSink
 {
@@ -62,14 +62,32 @@ public sealed class PlainProgressSink : IProgressSink
         }
     }
 
-    public void Report(long step, double loss, double tokensPerSecond, string? extra = null)
+    public void Report(long step, double loss, double tokensPerSecond, string? extra = null) =>
+        Record(step, (eta, now) => ProgressLine.Format(step, eta.TotalSteps, loss, tokensPerSecond, now - _startedAt, eta.Remaining, extra));
+
+    public void ReportItem(long done, string text) => Record(done, (eta, _) => ProgressLine.Item(done, eta.TotalSteps, text));
+
+    public void Finish(string? summary)
+    {
+        lock (_gate)
+        {
+            if (_pending != null) WriteLine(_pending);
+            _pending = null;
+            if (summary != null) WriteLine($"{summary} ({DurationText.Format(_clock() - _startedAt)})", always: true);
+        }
+    }
+
+    public void Dispose() => _out.Flush();
+
+    // Steps and items alike: observe the pace, then write the line now or keep it pending until it is due.
+    private void Record(long step, Func<EtaEstimator, TimeSpan, string> format)
     {
         lock (_gate)
         {
             var eta = _eta ?? throw new InvalidOperationException("progress: Report before Start");
             var now = _clock();
             eta.Observe(step, now);
-            var line = ProgressLine.Format(step, eta.TotalSteps, loss, tokensPerSecond, now - _startedAt, eta.Remaining, extra);
+            var line = format(eta, now);
             bool due = _lastLineStep < 0 || step >= eta.TotalSteps || step - _lastLineStep >= EverySteps || now - _lastLineAt >= EveryInterval;
             if (!due)
             {
@@ -82,18 +100,6 @@ public sealed class PlainProgressSink : IProgressSink
             _pending = null;
         }
     }
-
-    public void Finish(string summary)
-    {
-        lock (_gate)
-        {
-            if (_pending != null) WriteLine(_pending);
-            _pending = null;
-            WriteLine($"{summary} ({DurationText.Format(_clock() - _startedAt)})", always: true);
-        }
-    }
-
-    public void Dispose() => _out.Flush();
 
     private void WriteLine(string line, bool always = false)
     {

@@ -25,6 +25,13 @@ internal static class ProgressLine
         return WithExtra(text, extra);
     }
 
+    /// <summary>Plain line of an item: "[3/57] anatomy: accuracy 0.4815 (65/135)".</summary>
+    public static string Item(long done, long total, string text) =>
+        string.Create(CultureInfo.InvariantCulture, $"[{done}/{total}] {text}");
+
+    /// <summary>Beside the live bar: the item line and the ETA, "[3/57] anatomy: accuracy 0.4815 (65/135)  eta 4m10s".</summary>
+    public static string ItemFigures(long done, long total, string text, TimeSpan? eta) => $"{Item(done, total, text)}  eta {DurationText.Format(eta)}";
+
     private static string WithExtra(string text, string? extra) => string.IsNullOrWhiteSpace(extra) ? text : text + "  " + extra.Trim();
 
     private static string Number(double value, string format) =>

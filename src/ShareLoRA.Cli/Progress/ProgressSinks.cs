@@ -14,4 +14,14 @@ public static class ProgressSinks
         quiet ? new PlainProgressSink(Console.Out, everySteps, quiet: true)
         : Terminal.IsInteractive ? new LiveProgressSink(Terminal.Rich())
         : new PlainProgressSink(Console.Out, everySteps);
+
+    /// <summary>
+    /// As <see cref="Create"/> but on stderr, for commands whose stdout holds only the result (`eval`, whose --json output
+    /// is piped): the live bar when stderr is a terminal outside CI (<see cref="Terminal.IsErrorInteractive"/>), else
+    /// plain lines every <paramref name="everyItems"/> items or 30 s; with <paramref name="quiet"/> only the summary.
+    /// </summary>
+    public static IProgressSink CreateOnStandardError(bool quiet = false, int everyItems = 1) =>
+        quiet ? new PlainProgressSink(Console.Error, everyItems, quiet: true)
+        : Terminal.IsErrorInteractive ? new LiveProgressSink(Terminal.Rich(Console.Error))
+        : new PlainProgressSink(Console.Error, everyItems);
 }

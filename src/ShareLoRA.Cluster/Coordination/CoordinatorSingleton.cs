@@ -20,7 +20,8 @@ public static class CoordinatorSingleton
     /// <summary>Starts the singleton manager and the proxy on a seed node; returns the proxy.</summary>
     public static IActorRef Start(ActorSystem system, string role = "seed")
     {
-        system.Settings.InjectTopLevelFallback(ClusterSingletonManager.DefaultConfig());
+        // Same reference.conf as the obsolete ClusterSingletonManager.DefaultConfig() (akka.cluster.singleton defaults).
+        system.Settings.InjectTopLevelFallback(ClusterSingleton.DefaultConfig());
         system.Settings.InjectTopLevelFallback(ClusterSingletonProxy.DefaultConfig());
         system.ActorOf(ClusterSingletonManager.Props(Coordinator.Props(), PoisonPill.Instance,
             ClusterSingletonManagerSettings.Create(system).WithRole(role)), ManagerName);

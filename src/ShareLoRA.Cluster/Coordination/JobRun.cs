@@ -267,7 +267,7 @@ public sealed class JobRun : IDisposable
     }
 
     /// <summary>An event line in metrics.jsonl ("checkpoint", "resume", "worker_lost", "recovered").</summary>
-    public void WriteEvent(string name, long step, params (string Name, object Value)[] fields) => _metrics.WriteEvent(name, step, fields);
+    public void WriteEvent(string name, long step, params (string Name, object? Value)[] fields) => _metrics.WriteEvent(name, step, fields);
 
     /// <summary>The next step's micro-batches (advancing the cursor), its learning rate and its target and real token counts.</summary>
     public (IReadOnlyList<Batch> Batches, double LearningRate, long TargetTokens, long Tokens) NextStep()

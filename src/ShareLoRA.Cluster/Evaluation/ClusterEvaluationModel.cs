@@ -51,8 +51,16 @@ public sealed class ClusterEvaluationModel : IEvaluationModel, IDisposable
     /// <see cref="ClusterEvaluationException"/> when the seed does not answer or the session cannot start (with the
     /// cluster's one-line reason); requests fail the same way when the session ends.
     /// </summary>
+    /// <param name="seed">The seed node whose receptionist hosts the evaluation service.</param>
+    /// <param name="modelDir">The model folder, at this path on every worker.</param>
+    /// <param name="adapterDir">The trained adapter folder, at this path on every worker, or null for the base model.</param>
+    /// <param name="stages">How many stages to split the layers across (null = every Up worker, at most one per layer).</param>
+    /// <param name="config">The model's config.json as read here.</param>
+    /// <param name="tls">The client's TLS certificate and CA when the cluster runs mutual TLS, or null.</param>
     /// <param name="contactTimeout">How long to wait for the seed to acknowledge the request (default 30 s).</param>
     /// <param name="openTimeout">How long the stages may take to load once acknowledged (default 10 min: big models).</param>
+    /// <param name="requestTimeout">How long one forward pass may take before it fails (default 10 min).</param>
+    /// <param name="idleTimeout">How long the session waits without requests before it closes itself (default 10 min).</param>
     public static async Task<ClusterEvaluationModel> OpenAsync(HostPort seed, string modelDir, string? adapterDir, int? stages, LlamaConfig config,
         ClusterTls? tls = null, TimeSpan? contactTimeout = null, TimeSpan? openTimeout = null, TimeSpan? requestTimeout = null,
         TimeSpan? idleTimeout = null)

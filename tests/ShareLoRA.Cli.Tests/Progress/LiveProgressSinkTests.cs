@@ -43,6 +43,36 @@ public class LiveProgressSinkTests
     }
 
     [Fact]
+    public void Items_show_the_count_what_was_found_and_the_ETA_and_Finish_without_a_summary_prints_none()
+    {
+        var console = Terminal();
+        var clock = new FakeClock();
+        using var sink = new LiveProgressSink(console, clock.Read);
+        sink.Start(4);
+        Assert.Equal("starting: 0/4", sink.Description);
+        clock.Now += TimeSpan.FromSeconds(10);
+        sink.ReportItem(1, "alpha: accuracy 1.0000 (2/2)");
+        Assert.Equal("[1/4] alpha: accuracy 1.0000 (2/2)  eta ?", sink.Description);
+        clock.Now += TimeSpan.FromSeconds(5);
+        sink.ReportItem(2, "beta: accuracy 0.3333 (1/3)");
+        Assert.Equal("[2/4] beta: accuracy 0.3333 (1/3)  eta 10s", sink.Description); // 2 items left at 5 s each
+        sink.Finish(null);
+
+        var output = StripAnsi(console.Output);
+        Assert.Contains("[2/4] beta: accuracy 0.3333 (1/3)  eta 10s", output);
+        Assert.Contains("50%", output);
+        Assert.DoesNotContain("(15s)", output); // no summary line with the elapsed time
+    }
+
+    [Fact]
+    public void Quiet_on_standard_error_picks_the_plain_sink_whatever_the_terminal()
+    {
+        using var sink = ProgressSinks.CreateOnStandardError(quiet: true);
+        Assert.IsType<PlainProgressSink>(sink);
+        Assert.Same(TextWriter.Null, sink.Messages);
+    }
+
+    [Fact]
     public void Messages_print_as_whole_lines_above_the_live_bar()
     {
         var console = Terminal();

@@ -89,6 +89,52 @@ public class PlainProgressSinkTests
     }
 
     [Fact]
+    public void Items_write_counted_lines_first_every_N_and_last_and_no_summary_when_none_is_given()
+    {
+        var clock = new FakeClock();
+        var output = new StringWriter();
+        using (var sink = new PlainProgressSink(output, everySteps: 10, everyInterval: TimeSpan.FromHours(1), clock: clock.Read))
+        {
+            sink.Start(25);
+            for (int done = 1; done <= 25; done++)
+            {
+                clock.Now += TimeSpan.FromSeconds(3);
+                sink.ReportItem(done, $"correct {done / 2}");
+            }
+            sink.Finish(null);
+        }
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["[1/25] correct 0", "[11/25] correct 5", "[21/25] correct 10", "[25/25] correct 12"], lines);
+    }
+
+    [Fact]
+    public void Finish_without_a_summary_still_writes_the_last_unprinted_item()
+    {
+        var clock = new FakeClock();
+        var output = new StringWriter();
+        var sink = new PlainProgressSink(output, everySteps: 100, clock: clock.Read);
+        sink.Start(1000);
+        for (int done = 1; done <= 4; done++) { clock.Now += TimeSpan.FromSeconds(1); sink.ReportItem(done, "anatomy: accuracy 0.2500 (1/4)"); }
+        sink.Finish(null);
+        Assert.Equal(["[1/1000] anatomy: accuracy 0.2500 (1/4)", "[4/1000] anatomy: accuracy 0.2500 (1/4)"],
+            output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')));
+    }
+
+    [Fact]
+    public void Quiet_items_without_a_summary_write_nothing()
+    {
+        var output = new StringWriter();
+        using (var sink = new PlainProgressSink(output, everySteps: 1, quiet: true))
+        {
+            sink.Start(2);
+            sink.ReportItem(1, "alpha: accuracy 1.0000 (2/2)");
+            sink.ReportItem(2, "beta: accuracy 0.0000 (0/3)");
+            sink.Finish(null);
+        }
+        Assert.Equal("", output.ToString());
+    }
+
+    [Fact]
     public void Quiet_writes_only_the_summary_and_swallows_messages()
     {
         var clock = new FakeClock();

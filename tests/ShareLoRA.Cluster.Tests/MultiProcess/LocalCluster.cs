@@ -18,6 +18,8 @@ internal sealed class LocalCluster : IDisposable
     private string _earlierOutputs = "";
     private bool _seedKilled;
 
+    /// <param name="logsDirectory">The folder given to every node with --logs (where their log files go).</param>
+    /// <param name="certificates">The CA and per-node certificates for mutual TLS, or null for a plain cluster.</param>
     /// <param name="configFile">A HOCON file given to every node with --config (e.g. faster downing), or null.</param>
     public LocalCluster(string logsDirectory, LocalClusterCertificates? certificates = null, string? configFile = null)
     {
