@@ -1,5 +1,6 @@
 using System.Globalization;
 using ShareLoRA.Model.IO;
+using ShareLoRA.Model.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -92,7 +93,7 @@ public sealed class AdapterAdamW : IDisposable
         p.mul_(decay);
         m.mul_(beta1).add_(grad, alpha: oneMinusBeta1);
         v.mul_(beta2).addcmul_(grad, grad, value: oneMinusBeta2);
-        var denom = v.sqrt().div_(sqrtBc2).add_(eps);
+        var denom = v.sqrt().div_(sqrtBc2).AddScalar_(eps);
         p.addcdiv_(m, denom, value: stepSize);
         _state[name] = (step, m, v);
     }

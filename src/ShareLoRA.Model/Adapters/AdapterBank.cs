@@ -1,3 +1,4 @@
+using ShareLoRA.Model.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -195,7 +196,7 @@ public sealed class AdapterBank : IModelAdapters, IDisposable
         using var scope = NewDisposeScope();
         using var scale = Layout.Scale.ToScalar();
         var update = matmul(b, a).mul_(scale);    // [d_out, r] @ [r, d_in]
-        var merged = w0.to_type(DType).add(update).to_type(w0.dtype);
+        var merged = w0.to_type(DType).AddTensor(update).to_type(w0.dtype);
         return merged.MoveToOuterDisposeScope();
     }
 

@@ -56,6 +56,6 @@ public sealed class Gpt2Attention : nn.Module
     private static Tensor WithDelta(Tensor slice, TargetModule module, Tensor input, ILayerAdapter? adapter)
     {
         var delta = adapter?.Delta(module, input);
-        return delta is null ? slice : slice + delta;
+        return delta is null ? slice : slice.AddTensor(delta);
     }
 }

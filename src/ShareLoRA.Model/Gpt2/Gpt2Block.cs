@@ -37,8 +37,8 @@ public sealed class Gpt2Block : nn.Module
     public Tensor Forward(Tensor x, KvCache? cache, ILayerAdapter? adapter, Tensor? mask)
     {
         using var scope = NewDisposeScope();
-        var h = x + attn.Forward(ln_1.Forward(x), LayerIndex, cache, adapter, mask);
-        return (h + mlp.Forward(ln_2.Forward(h), adapter)).MoveToOuterDisposeScope();
+        var h = x.AddTensor(attn.Forward(ln_1.Forward(x), LayerIndex, cache, adapter, mask));
+        return h.AddTensor(mlp.Forward(ln_2.Forward(h), adapter)).MoveToOuterDisposeScope();
     }
 
     /// <summary>This block's tensors under their Hugging Face names.</summary>

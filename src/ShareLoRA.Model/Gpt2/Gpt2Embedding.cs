@@ -1,3 +1,4 @@
+using ShareLoRA.Model.Layers;
 using ShareLoRA.Model.Llama;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -30,6 +31,6 @@ public sealed class Gpt2Embedding : nn.Module
         var flat = inputIds.reshape(-1).to(ScalarType.Int64, wte.device);               // [b*s]
         var tokens = wte.index_select(0, flat).view(b, s, wte.shape[1]);                 // [b, s, h]
         var positions = wpe.narrow(0, startPosition, s).unsqueeze(0);                   // [1, s, h]
-        return (tokens + positions).MoveToOuterDisposeScope();
+        return tokens.AddTensor(positions).MoveToOuterDisposeScope();
     }
 }

@@ -33,7 +33,7 @@ public sealed class Gpt2Mlp : nn.Module
     public static Tensor GeluTanh(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var inner = (x + x.pow(3) * 0.044715) * Math.Sqrt(2.0 / Math.PI);
-        return (x * 0.5 * (inner.tanh() + 1.0)).MoveToOuterDisposeScope();
+        var inner = x.AddTensor(x.PowScalar(3).MulScalar(0.044715)).MulScalar(Math.Sqrt(2.0 / Math.PI));
+        return (x.MulScalar(0.5) * inner.tanh().AddScalar(1.0)).MoveToOuterDisposeScope();
     }
 }

@@ -43,8 +43,8 @@ internal static class FamilyWeights
         {
             using var generator = new Generator(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL ^ Fnv1a(name)), torch.CPU);
             using var noise = randn(shape, ScalarType.Float32, torch.CPU, requires_grad: false, generator: generator);
-            using var values = !isNorm(name) ? noise * initStd
-                : name.EndsWith(".weight", StringComparison.Ordinal) ? noise * 0.1 + 1.0 : noise * 0.1;
+            using var values = !isNorm(name) ? noise.MulScalar(initStd)
+                : name.EndsWith(".weight", StringComparison.Ordinal) ? noise.MulScalar(0.1).AddScalar(1.0) : noise.MulScalar(0.1);
             return values.to(dtype, device, copy: true);
         };
 

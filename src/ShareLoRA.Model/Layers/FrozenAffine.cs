@@ -46,6 +46,6 @@ public sealed class FrozenAffine : nn.Module
     {
         var y = Forward(x);
         var delta = adapter?.Delta(module, x);
-        return delta is null ? y : y + delta;
+        return delta is null ? y : y.AddTensor(delta);
     }
 }

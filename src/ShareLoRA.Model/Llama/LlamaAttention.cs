@@ -1,6 +1,7 @@
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Config;
 using ShareLoRA.Model.IO;
+using ShareLoRA.Model.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn.functional;
@@ -82,6 +83,6 @@ public sealed class LlamaAttention : nn.Module
     {
         var y = linear(input, weight);
         var delta = adapter?.Delta(module, input);
-        return delta is null ? y : y + delta;
+        return delta is null ? y : y.AddTensor(delta);
     }
 }

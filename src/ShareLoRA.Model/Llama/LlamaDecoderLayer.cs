@@ -1,6 +1,7 @@
 using ShareLoRA.Model.Adapters;
 using ShareLoRA.Model.Config;
 using ShareLoRA.Model.IO;
+using ShareLoRA.Model.Layers;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Model.Llama;
@@ -43,8 +44,8 @@ public sealed class LlamaDecoderLayer : nn.Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, ILayerAdapter? adapter, Tensor? mask)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.Forward(x), cos, sin, LayerIndex, cache, adapter, mask);
-        var output = h + mlp.Forward(post_attention_layernorm.Forward(h), adapter);
+        var h = x.AddTensor(self_attn.Forward(input_layernorm.Forward(x), cos, sin, LayerIndex, cache, adapter, mask));
+        var output = h.AddTensor(mlp.Forward(post_attention_layernorm.Forward(h), adapter));
         return output.MoveToOuterDisposeScope();
     }
 }

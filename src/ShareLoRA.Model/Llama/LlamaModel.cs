@@ -104,13 +104,13 @@ public sealed class LlamaModel : LayerRangeModel<LlamaConfig, LlamaEmbedding, Ll
     {
         long total = past + s;
         if (paddingMask is null && (past == 0 || s == 1)) return null;
-        var query = arange(past, total, device: device).unsqueeze(1);       // [s, 1] absolute positions
-        var key = arange(0, total, device: device).unsqueeze(0);            // [1, T]
+        var query = KeptScalarOps.Arange(past, total, device: device).unsqueeze(1);       // [s, 1] absolute positions
+        var key = KeptScalarOps.Arange(0, total, device: device).unsqueeze(0);            // [1, T]
         var allowed = key.le(query);                                        // [s, T] causal
         if (paddingMask is null) return allowed.view(1, 1, s, total);
         if (paddingMask.dim() != 2 || paddingMask.shape[0] != b || (paddingMask.shape[1] != s && paddingMask.shape[1] != total))
             throw new ArgumentException($"attention mask must be [{b}, {s}] or [{b}, {total}] (got [{string.Join(", ", paddingMask.shape)}])");
-        var valid = paddingMask.to(device).ne(0);                           // [b, L]
+        var valid = paddingMask.to(device).NeScalar(0);                           // [b, L]
         if (valid.shape[1] != total)                                        // cached positions count as valid
             valid = cat([ones(b, past, ScalarType.Bool, device), valid], 1);
         // A padded query still attends to itself, so its softmax never sees an empty row (no NaN).

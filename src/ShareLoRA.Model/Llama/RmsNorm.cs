@@ -1,3 +1,4 @@
+using ShareLoRA.Model.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,7 +28,7 @@ public sealed class RmsNorm : nn.Module
         var wide = x.dtype == ScalarType.Float64 ? x : x.to(ScalarType.Float32);
         using Scalar two = 2.ToScalar(), eps = _eps.ToScalar();      // explicit Scalars: see AdapterDropout.KeepMask
         var variance = wide.pow(two).mean([-1], keepdim: true);       // [..., 1]
-        var normed = (wide * variance.add(eps).rsqrt()).to(x.dtype);
+        var normed = (wide * variance.AddScalar(eps).rsqrt()).to(x.dtype);
         return (weight * normed).MoveToOuterDisposeScope();
     }
 }

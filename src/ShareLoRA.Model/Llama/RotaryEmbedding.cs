@@ -1,4 +1,5 @@
 using ShareLoRA.Model.Config;
+using ShareLoRA.Model.Layers;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Model.Llama;
@@ -71,7 +72,7 @@ public sealed class RotaryEmbedding
     public (Tensor Cos, Tensor Sin) CosSin(long start, long length, ScalarType dtype, Device device)
     {
         using var scope = NewDisposeScope();
-        var positions = arange(start, start + length, dtype: ScalarType.Float32, device: device);   // [s]
+        var positions = KeptScalarOps.Arange(start, start + length, ScalarType.Float32, device);   // [s]
         var invFreq = tensor(_invFreq, device: device);                                            // [d/2]
         var freqs = positions.unsqueeze(1) * invFreq.unsqueeze(0);                                   // [s, d/2]
         var emb = cat([freqs, freqs], 1);                                                          // [s, d]
@@ -84,7 +85,7 @@ public sealed class RotaryEmbedding
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
-        return (x * cos + RotateHalf(x) * sin).MoveToOuterDisposeScope();
+        return (x * cos).AddTensor(RotateHalf(x) * sin).MoveToOuterDisposeScope();
     }
 
     /// <summary>[x1, x2] -> [-x2, x1] over the last dimension's two halves.</summary>

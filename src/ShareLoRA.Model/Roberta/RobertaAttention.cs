@@ -50,6 +50,6 @@ public sealed class RobertaAttention : nn.Module
         var v = value.Forward(x, TargetModule.V, adapter).view(b, s, heads, d).transpose(1, 2);
         var attn = scaled_dot_product_attention(q, k, v, mask, 0.0, false);                      // [b, heads, s, d]
         attn = attn.transpose(1, 2).reshape(b, s, heads * d);                                    // -> [b, s, h]
-        return norm.Forward(x + output.Forward(attn, TargetModule.O, adapter)).MoveToOuterDisposeScope();
+        return norm.Forward(x.AddTensor(output.Forward(attn, TargetModule.O, adapter))).MoveToOuterDisposeScope();
     }
 }

@@ -42,8 +42,8 @@ public sealed class RobertaEmbeddings : nn.Module
     public static Tensor PositionIds(Tensor inputIds, int padId)
     {
         using var scope = NewDisposeScope();
-        var real = inputIds.ne(padId).to(ScalarType.Int64);                 // [b, s] 1 on real tokens
-        return (real.cumsum(1) * real + padId).MoveToOuterDisposeScope();
+        var real = inputIds.NeScalar(padId).to(ScalarType.Int64);                 // [b, s] 1 on real tokens
+        return (real.cumsum(1) * real).AddScalar(padId).MoveToOuterDisposeScope();
     }
 
     /// <summary>[b, s] ids (and optional [b, s] token type ids, default 0) -> [b, s, h].</summary>
@@ -58,8 +58,8 @@ public sealed class RobertaEmbeddings : nn.Module
             throw new ArgumentException($"sequence needs position {maxPosition} but max_position_embeddings is {position_embeddings.shape[0]}");
         var types = tokenTypeIds?.to(ScalarType.Int64, word_embeddings.device) ?? zeros([b, s], ScalarType.Int64, word_embeddings.device);
         var sum = word_embeddings.index_select(0, ids.reshape(-1))
-                + position_embeddings.index_select(0, positions.reshape(-1))
-                + token_type_embeddings.index_select(0, types.reshape(-1));   // [b*s, h]
+            .AddTensor(position_embeddings.index_select(0, positions.reshape(-1)))
+            .AddTensor(token_type_embeddings.index_select(0, types.reshape(-1)));   // [b*s, h]
         return LayerNorm.Forward(sum.view(b, s, h)).MoveToOuterDisposeScope();
     }
 }

@@ -41,7 +41,7 @@ public sealed class RobertaLayer : nn.Module
         using var scope = NewDisposeScope();
         var a = attention.Forward(x, adapter, mask);
         var f = gelu(intermediate.Forward(a, TargetModule.Up, adapter));              // [b, s, ffn]
-        return output_norm.Forward(a + output.Forward(f, TargetModule.Down, adapter)).MoveToOuterDisposeScope();
+        return output_norm.Forward(a.AddTensor(output.Forward(f, TargetModule.Down, adapter))).MoveToOuterDisposeScope();
     }
 
     /// <summary>This layer's tensors under their Hugging Face names.</summary>

@@ -76,7 +76,7 @@ public sealed class RobertaModel : LayerRangeModel<RobertaConfig, RobertaEmbeddi
         if (name.EndsWith(".bias", StringComparison.Ordinal)) return zeros(shape, ScalarType.Float32, device);
         using var generator = new Generator(unchecked((ulong)seed ^ (name.Contains("out_proj") ? 0x5DEECE66DUL : 0xB5AD4ECEDA1CE2A9UL)), CPU);
         using var draw = randn(shape, ScalarType.Float32, CPU, requires_grad: false, generator: generator);
-        using var scaled = draw * 0.02;
+        using var scaled = draw.MulScalar(0.02);
         return scaled.to(device);
     };
 
@@ -99,7 +99,7 @@ public sealed class RobertaModel : LayerRangeModel<RobertaConfig, RobertaEmbeddi
         {
             if (attentionMask.dim() != 2 || attentionMask.shape[0] != hidden.shape[0] || attentionMask.shape[1] != hidden.shape[1])
                 throw new ArgumentException($"attention mask must be [{hidden.shape[0]}, {hidden.shape[1]}] (got [{string.Join(", ", attentionMask.shape)}])");
-            mask = attentionMask.to(hidden.device).ne(0).view(hidden.shape[0], 1, 1, hidden.shape[1]);   // [b, 1, 1, s]
+            mask = attentionMask.to(hidden.device).NeScalar(0).view(hidden.shape[0], 1, 1, hidden.shape[1]);   // [b, 1, 1, s]
         }
         var x = hidden;
         foreach (var l in RangeLayers)

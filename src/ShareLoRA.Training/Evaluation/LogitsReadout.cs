@@ -45,8 +45,10 @@ public static class LogitsReadout
         var labelTensor = tensor(labels.Select(l => (long)l).ToArray(), [rows, columns], device: logits.device);
         var logProbs = logits.narrow(1, 0, s - 1).to(ScalarType.Float32).log_softmax(-1);   // [b, s-1, vocab]
         var next = labelTensor.narrow(1, 1, s - 1);                                           // [b, s-1]
-        var keep = next.ne(Data.TokenizedExample.IgnoreIndex);
-        var safe = next.masked_fill(keep.logical_not(), 0).unsqueeze(-1);                     // ignored -> any valid id
+        // Explicit Scalars kept alive across the native calls (see ShareLoRA.Model.Layers.KeptScalarOps).
+        using Scalar ignore = Data.TokenizedExample.IgnoreIndex.ToScalar(), zero = 0.ToScalar();
+        var keep = next.ne(ignore);
+        var safe = next.masked_fill(keep.logical_not(), zero).unsqueeze(-1);                  // ignored -> any valid id
         var picked = logProbs.gather(2, safe).squeeze(-1).cpu().contiguous();                 // [b, s-1]
         var values = picked.data<float>().ToArray();
         var result = new float[rows][];

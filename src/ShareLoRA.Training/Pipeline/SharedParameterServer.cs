@@ -1,4 +1,5 @@
 using ShareLoRA.Model.Adapters;
+using ShareLoRA.Model.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -69,7 +70,7 @@ public sealed class SharedParameterServer : IDisposable
                 if (!g.shape.SequenceEqual(master.shape))
                     throw new ArgumentException($"shared step: stage {s}'s gradient of '{name}' must be [{string.Join(", ", master.shape)}] (got [{string.Join(", ", g.shape)}])");
                 var g32 = g.dtype == ScalarType.Float32 && g.device == master.device ? g : g.to(ScalarType.Float32, master.device);
-                sum = sum is null ? g32.clone() : sum.add_(g32);
+                sum = sum is null ? g32.clone() : sum.AddTensor_(g32);
             }
             sums[name] = sum!;
         }

@@ -1,3 +1,5 @@
+using ShareLoRA.Model.Layers;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Training.SmallSystems;
@@ -46,12 +48,14 @@ public static class BeamSearch
                     var banned = new List<long>();
                     if (i < options.MinLength) banned.AddRange(stops.Select(s => (long)s));
                     if (i > 0) banned.AddRange(BannedNgramTokens(history[r], options.NoRepeatNgramSize).Select(t => (long)t));
-                    if (banned.Count > 0) logits[r].index_fill_(0, tensor(banned.ToArray()), float.NegativeInfinity);
+                    if (banned.Count == 0) continue;
+                    using var minusInfinity = float.NegativeInfinity.ToScalar();   // kept alive across the call: see KeptScalarOps
+                    logits[r].index_fill_(0, tensor(banned.ToArray()), minusInfinity);
                 }
                 // The repo takes log(softmax(x)) in float32; log_softmax gives the same values without underflow to -inf.
                 // Beam scores are accumulated in float64 here (the repo: float32).
                 var lp = logits.narrow(0, 0, rows).log_softmax(-1).to_type(ScalarType.Float64);
-                var next = i == 0 ? lp : lp + tensor(scores).view(beams, 1);
+                var next = i == 0 ? lp : lp.AddTensor(tensor(scores).view(beams, 1));
                 var (values, indices) = next.view(-1).topk(Math.Min(beams, (int)(rows * vocab)), largest: true, sorted: true);
                 var v = values.data<double>().ToArray();
                 var ix = indices.data<long>().ToArray();

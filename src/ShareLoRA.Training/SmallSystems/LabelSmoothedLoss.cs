@@ -1,3 +1,4 @@
+using ShareLoRA.Model.Layers;
 using static TorchSharp.torch;
 
 namespace ShareLoRA.Training.SmallSystems;
@@ -20,9 +21,9 @@ public static class LabelSmoothedLoss
         var logProbs = logits.to_type(ScalarType.Float32).view(-1, vocab).log_softmax(-1);
         var nll = logProbs.gather(-1, targets.to(ScalarType.Int64).view(-1, 1)).squeeze(1).neg();
         var perToken = smoothing > 0.0001
-            ? nll.mul(1.0 - smoothing).add(logProbs.mean([-1L]).neg().mul(smoothing))
+            ? nll.MulScalar(1.0 - smoothing).AddTensor(logProbs.mean([-1L]).neg().MulScalar(smoothing))
             : nll;
         var m = mask.to_type(ScalarType.Float32).view(-1);
-        return perToken.mul(m).sum().div(m.sum().add(0.0001)).MoveToOuterDisposeScope();
+        return perToken.mul(m).sum().div(m.sum().AddScalar(0.0001)).MoveToOuterDisposeScope();
     }
 }
