@@ -1,10 +1,14 @@
 using System.Globalization;
 using System.Text.Json;
 using ShareLoRA.Model.Adapters;
+using ShareLoRA.Model.IO;
 using ShareLoRA.Model.Roberta;
 using ShareLoRA.TestSupport;
 using ShareLoRA.Training.Jobs;
 using ShareLoRA.Training.Metrics;
+using ShareLoRA.Training.SmallSystems;
+using Xunit;
+using static TorchSharp.torch;
 
 namespace ShareLoRA.Cluster.Tests.MultiProcess;
 
@@ -121,6 +125,44 @@ public sealed class ClusterRunFixture : IDisposable
 
     public static AdapterBank LoadAdapter(string outputDirectory) =>
         NativeAdapterFormat.Load(Path.Combine(outputDirectory, "adapter", NativeAdapterFormat.FileName));
+
+    /// <summary>The run's adapter has the reference's tensor names and every tensor is bitwise the reference's.</summary>
+    public static void AssertAdapterBitwise(string referenceOutput, string outputDirectory)
+    {
+        using var actual = LoadAdapter(outputDirectory);
+        using var expected = LoadAdapter(referenceOutput);
+        Assert.Equal(expected.Parameters.Select(p => p.Name).Order(), actual.Parameters.Select(p => p.Name).Order());
+        foreach (var e in expected.Parameters)
+        {
+            using var scope = NewDisposeScope();
+            Assert.True(eq(actual.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal to the single-process run's");
+        }
+    }
+
+    /// <summary>The PEFT pair (adapter_model.safetensors, adapter_config.json) byte for byte the reference's.</summary>
+    public static void AssertPeftFilesEqual(string referenceOutput, string outputDirectory)
+    {
+        foreach (var file in new[] { "adapter_model.safetensors", "adapter_config.json" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(referenceOutput, "adapter", file)), File.ReadAllBytes(Path.Combine(outputDirectory, "adapter", file)));
+    }
+
+    /// <summary>classifier.safetensors: the four head tensors, bitwise the reference's, and trained (not the base model's).</summary>
+    public static void AssertHeadBitwiseAndTrained(string referenceOutput, string outputDirectory, string model)
+    {
+        using var actual = SafetensorsFile.Open(Path.Combine(outputDirectory, "adapter", RobertaAdapterExport.HeadFileName));
+        using var expected = SafetensorsFile.Open(Path.Combine(referenceOutput, "adapter", RobertaAdapterExport.HeadFileName));
+        using var baseWeights = SafetensorsFile.Open(Path.Combine(model, "model.safetensors"));
+        var names = actual.Entries.Keys.Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"], names);
+        Assert.Equal(names, expected.Entries.Keys.Order(StringComparer.Ordinal));
+        foreach (var n in names)
+        {
+            using var scope = NewDisposeScope();
+            var head = actual.Read(n);
+            Assert.True(eq(head, expected.Read(n)).all().item<bool>(), $"head tensor {n} is not bitwise equal to the single-process run's");
+            Assert.False(eq(head, baseWeights.Read(n).to_type(head.dtype)).all().item<bool>(), $"head tensor {n} did not train");
+        }
+    }
 
     public static JobConfig Load(string jobPath, params string[] overrides) => JobConfig.Load(jobPath, overrides);
 

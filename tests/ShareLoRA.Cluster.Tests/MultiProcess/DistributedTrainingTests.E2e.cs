@@ -58,17 +58,7 @@ public sealed partial class DistributedTrainingTests
         using (var job = JsonDocument.Parse(File.ReadAllText(Path.Combine(outputDir, "job.json"))))
             Assert.Equal(0.1, job.RootElement.GetProperty("task").GetProperty("label_smoothing").GetDouble());
 
-        using (var clusterAdapter = ClusterRunFixture.LoadAdapter(outputDir))
-        using (var referenceAdapter = ClusterRunFixture.LoadAdapter(referenceOutput))
-        {
-            Assert.Equal(referenceAdapter.Parameters.Select(p => p.Name).Order(), clusterAdapter.Parameters.Select(p => p.Name).Order());
-            foreach (var e in referenceAdapter.Parameters)
-            {
-                using var scope = NewDisposeScope();
-                Assert.True(eq(clusterAdapter.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal");
-            }
-        }
-        foreach (var file in new[] { "adapter_model.safetensors", "adapter_config.json" })
-            Assert.Equal(File.ReadAllBytes(Path.Combine(referenceOutput, "adapter", file)), File.ReadAllBytes(Path.Combine(outputDir, "adapter", file)));
+        ClusterRunFixture.AssertAdapterBitwise(referenceOutput, outputDir);
+        ClusterRunFixture.AssertPeftFilesEqual(referenceOutput, outputDir);
     }
 }

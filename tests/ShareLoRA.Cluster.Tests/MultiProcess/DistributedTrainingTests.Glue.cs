@@ -66,34 +66,10 @@ public sealed partial class DistributedTrainingTests
         Assert.All(ClusterRunFixture.StepLines(outputDir), l => Assert.Equal(6, l.GetProperty("target_tokens").GetInt64()));
         Assert.NotEqual(referenceSteps[0].GetProperty("loss").GetDouble(), referenceSteps[^1].GetProperty("loss").GetDouble());
 
-        using (var clusterAdapter = ClusterRunFixture.LoadAdapter(outputDir))
-        using (var referenceAdapter = ClusterRunFixture.LoadAdapter(referenceOutput))
-        {
-            Assert.Equal(referenceAdapter.Parameters.Select(p => p.Name).Order(), clusterAdapter.Parameters.Select(p => p.Name).Order());
-            foreach (var e in referenceAdapter.Parameters)
-            {
-                using var scope = NewDisposeScope();
-                Assert.True(eq(clusterAdapter.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal");
-            }
-        }
+        ClusterRunFixture.AssertAdapterBitwise(referenceOutput, outputDir);
         // The head: trained (differs from the checkpoint's) and bitwise equal; the PEFT SEQ_CLS files byte for byte.
-        var head = Path.Combine(outputDir, "adapter", RobertaAdapterExport.HeadFileName);
-        using (var clusterHead = SafetensorsFile.Open(head))
-        using (var referenceHead = SafetensorsFile.Open(Path.Combine(referenceOutput, "adapter", RobertaAdapterExport.HeadFileName)))
-        using (var baseWeights = SafetensorsFile.Open(Path.Combine(model, "model.safetensors")))
-        {
-            var names = clusterHead.Entries.Keys.Order(StringComparer.Ordinal).ToList();
-            Assert.Equal(["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"], names);
-            foreach (var n in names)
-            {
-                using var scope = NewDisposeScope();
-                var c = clusterHead.Read(n);
-                Assert.True(eq(c, referenceHead.Read(n)).all().item<bool>(), $"head tensor {n} is not bitwise equal");
-                Assert.False(eq(c, baseWeights.Read(n).to_type(c.dtype)).all().item<bool>(), $"head tensor {n} did not train");
-            }
-        }
-        foreach (var file in new[] { "adapter_model.safetensors", "adapter_config.json" })
-            Assert.Equal(File.ReadAllBytes(Path.Combine(referenceOutput, "adapter", file)), File.ReadAllBytes(Path.Combine(outputDir, "adapter", file)));
+        ClusterRunFixture.AssertHeadBitwiseAndTrained(referenceOutput, outputDir, model);
+        ClusterRunFixture.AssertPeftFilesEqual(referenceOutput, outputDir);
     }
 
     // Every dev_* field of metrics.jsonl as written (step, name, JSON text): equal text is equal bits for round-trip doubles.

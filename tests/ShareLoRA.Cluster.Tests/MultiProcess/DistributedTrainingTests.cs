@@ -107,13 +107,7 @@ public sealed partial class DistributedTrainingTests(ClusterRunFixture fixture) 
             var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(outputDir, "checkpoints", $"step-{step:D6}", "manifest.json"))).RootElement;
             Assert.Equal(actual.Single(e => e.Step == step).Loss, manifest.GetProperty("metrics").GetProperty("eval_loss").GetDouble());
         }
-        using var clusterAdapter = ClusterRunFixture.LoadAdapter(outputDir);
-        using var referenceAdapter = ClusterRunFixture.LoadAdapter(referenceOutput);
-        foreach (var e in referenceAdapter.Parameters)
-        {
-            using var scope = NewDisposeScope();
-            Assert.True(eq(clusterAdapter.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal");
-        }
+        ClusterRunFixture.AssertAdapterBitwise(referenceOutput, outputDir);
     }
 
     [SkippableFact]
@@ -138,19 +132,9 @@ public sealed partial class DistributedTrainingTests(ClusterRunFixture fixture) 
         Assert.Equal(ClusterRunFixture.EvalLosses(referenceOutput), ClusterRunFixture.EvalLosses(outputDir));
         Assert.Equal([0, 2, 3], ClusterRunFixture.EvalLosses(outputDir).Select(e => e.Step));
 
-        using (var clusterAdapter = ClusterRunFixture.LoadAdapter(outputDir))
-        using (var referenceAdapter = ClusterRunFixture.LoadAdapter(referenceOutput))
-        {
-            Assert.Equal(referenceAdapter.Parameters.Select(p => p.Name).Order(), clusterAdapter.Parameters.Select(p => p.Name).Order());
-            foreach (var e in referenceAdapter.Parameters)
-            {
-                using var scope = NewDisposeScope();
-                Assert.True(eq(clusterAdapter.Find(e.Name)!.Value, e.Value).all().item<bool>(), $"adapter tensor {e.Name} is not bitwise equal");
-            }
-        }
+        ClusterRunFixture.AssertAdapterBitwise(referenceOutput, outputDir);
         // GPT-2's PEFT layout (one LoRA on the fused c_attn), written by the coordinator as by the local trainer: same bytes.
-        foreach (var file in new[] { "adapter_model.safetensors", "adapter_config.json" })
-            Assert.Equal(File.ReadAllBytes(Path.Combine(referenceOutput, "adapter", file)), File.ReadAllBytes(Path.Combine(outputDir, "adapter", file)));
+        ClusterRunFixture.AssertPeftFilesEqual(referenceOutput, outputDir);
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(outputDir, "adapter", "adapter_config.json")));
         Assert.Contains("attn.c_attn", config.RootElement.GetProperty("target_modules").EnumerateArray().Select(e => e.GetString()));
     }

@@ -71,26 +71,7 @@ public sealed partial class RecoveryTests
             ClusterRunFixture.StepLines(outputDir).Select(l => l.GetProperty("grad_norm").GetDouble()));
         AssertEvalsEqual(reference, outputDir, [0, 2, 4, 6]);
         AssertAdapterEqual(reference, outputDir, tolerance: 0);
-        AssertHeadEqual(reference, outputDir, model);
-        foreach (var file in new[] { "adapter_model.safetensors", "adapter_config.json" })
-            Assert.Equal(File.ReadAllBytes(Path.Combine(reference, "adapter", file)), File.ReadAllBytes(Path.Combine(outputDir, "adapter", file)));
-    }
-
-    // classifier.safetensors: the same four tensors, bitwise the reference's, and trained (not the base model's).
-    private static void AssertHeadEqual(string referenceDir, string clusterDir, string model)
-    {
-        using var actual = SafetensorsFile.Open(Path.Combine(clusterDir, "adapter", RobertaAdapterExport.HeadFileName));
-        using var expected = SafetensorsFile.Open(Path.Combine(referenceDir, "adapter", RobertaAdapterExport.HeadFileName));
-        using var baseWeights = SafetensorsFile.Open(Path.Combine(model, "model.safetensors"));
-        var names = actual.Entries.Keys.Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"], names);
-        Assert.Equal(names, expected.Entries.Keys.Order(StringComparer.Ordinal));
-        foreach (var n in names)
-        {
-            using var scope = NewDisposeScope();
-            var head = actual.Read(n);
-            Assert.True(eq(head, expected.Read(n)).all().item<bool>(), $"head tensor {n} is not bitwise equal to the single-process run's");
-            Assert.False(eq(head, baseWeights.Read(n).to_type(head.dtype)).all().item<bool>(), $"head tensor {n} did not train");
-        }
+        ClusterRunFixture.AssertHeadBitwiseAndTrained(reference, outputDir, model);
+        ClusterRunFixture.AssertPeftFilesEqual(reference, outputDir);
     }
 }
