@@ -28,16 +28,18 @@ internal static class TinyFamilies
     public static readonly IReadOnlyList<TargetModule> AllTargets =
         [TargetModule.Q, TargetModule.K, TargetModule.V, TargetModule.O, TargetModule.Up, TargetModule.Down];
 
-    public static string SaveGpt2(string dir)
+    /// <summary>A random GPT-2 (<see cref="Gpt2"/> unless <paramref name="config"/> is given) saved as an HF directory.</summary>
+    public static string SaveGpt2(string dir, Gpt2Config? config = null)
     {
-        using var model = Gpt2Model.CreateRandom(Gpt2, ModelSeed, initStd: 0.1);
+        using var model = Gpt2Model.CreateRandom(config ?? Gpt2, ModelSeed, initStd: 0.1);
         model.Save(dir);
         return dir;
     }
 
-    public static string SaveRoberta(string dir, int numLabels = 2)
+    /// <summary>A random RoBERTa classifier (<see cref="Roberta"/> unless <paramref name="config"/> is given) saved as an HF directory.</summary>
+    public static string SaveRoberta(string dir, int numLabels = 2, RobertaConfig? config = null)
     {
-        using var model = RobertaModel.CreateRandom(Roberta(numLabels), ModelSeed, initStd: 0.1);
+        using var model = RobertaModel.CreateRandom(config ?? Roberta(numLabels), ModelSeed, initStd: 0.1);
         model.Save(dir);
         return dir;
     }
