@@ -94,6 +94,59 @@ public sealed class SmallSystemsCommandTests : IDisposable
             Assert.True(File.Exists(Path.Combine(outDir, "adapter", f)), f);
     }
 
+    /// <summary>`sharelora resume --run` continues a GLUE job (2 stages, head with its AdamW state in the checkpoint)
+    /// that `train --stop-after 2` cut short, and ends with the uninterrupted `train`'s losses, dev accuracy and adapter
+    /// folder (classifier.safetensors included) byte for byte.</summary>
+    [SkippableFact]
+    public void AGlueJobCutShortResumesToTheUninterruptedTrainsAdapterBytes()
+    {
+        var model = ModelDir("roberta-resume", "roberta-base", d =>
+        {
+            using var m = RobertaModel.CreateRandom(new RobertaConfig(50265, 16, 2, 2, 32, MaxPositions: 40), 3);
+            m.Save(d);
+        });
+        var rows = "sentence\tlabel\n" + string.Concat(Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? "a good film" : "a dull film") + $" {i}\t{(i % 2 == 0 ? 1 : 0)}\n"));
+        File.WriteAllText(Path.Combine(_root, "train.tsv"), rows);
+        File.WriteAllText(Path.Combine(_root, "dev.tsv"), rows);
+        var job = Path.Combine(_root, "glue-resume-job.json");
+        File.WriteAllText(job, $$"""
+            {
+              "model": "{{model}}",
+              "task": { "kind": "glue", "name": "sst2" },
+              "data": { "train": "train.tsv", "eval": "dev.tsv", "eval_every": 2, "source_max_len": 32 },
+              "adapter": { "method": "share-a", "rank": 4, "alpha": 8, "dropout": 0.1, "targets": ["q", "v"] },
+              "optim": { "lr": 1e-2, "schedule": "linear", "warmup_steps": 1 },
+              "batch": { "micro_batch_size": 2, "micro_batches": 2 },
+              "steps": 4,
+              "output": "unused",
+              "pipeline": { "stages": 2 },
+              "checkpoint": { "every": 2 }
+            }
+            """);
+        var reference = Path.Combine(_root, "glue-reference");
+        var cut = Path.Combine(_root, "glue-cut");
+        var (code, _, stderr) = CliRun.Run("train", "--job", job, "--set", $"output={reference}", "--threads", "1", "--quiet");
+        Assert.True(code == 0, stderr);
+        (code, _, stderr) = CliRun.Run("train", "--job", job, "--set", $"output={cut}", "--threads", "1", "--quiet", "--stop-after", "2");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(cut, "metrics.jsonl")).Count(l => l.Contains("\"loss\""))); // cut after step 2
+
+        (code, var stdout, stderr) = CliRun.Run("resume", "--run", cut, "--threads", "1", "--quiet");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("to step 4", stdout);
+
+        static string[] StepLines(string run) => File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
+            .Where(l => !l.Contains("\"event\"")).Select(l => System.Text.RegularExpressions.Regex.Replace(l, @",""(wall_s|tokens_per_s)"":[^,}]*", "")).ToArray();
+        Assert.Equal(StepLines(reference), StepLines(cut));
+        Assert.Contains("\"dev_accuracy\":", string.Join("\n", StepLines(cut)));
+        Assert.Contains("\"event\":\"resume\"", File.ReadAllText(Path.Combine(cut, "metrics.jsonl")));
+        var files = Directory.GetFiles(Path.Combine(reference, "adapter")).Select(Path.GetFileName).Order().ToList();
+        Assert.Contains("classifier.safetensors", files);
+        Assert.Equal(files, Directory.GetFiles(Path.Combine(cut, "adapter")).Select(Path.GetFileName).Order());
+        foreach (var f in files)
+            Assert.True(File.ReadAllBytes(Path.Combine(reference, "adapter", f!)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(cut, "adapter", f!))), $"adapter/{f} differs");
+    }
+
     /// <summary>A job file with "task": {"kind": "e2e"} trains GPT-2 through `sharelora train` (2 pipeline stages), and
     /// `e2e generate` decodes with the run's adapter folder: one output line per instance.</summary>
     [SkippableFact]

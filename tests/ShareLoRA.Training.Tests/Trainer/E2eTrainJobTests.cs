@@ -16,7 +16,7 @@ namespace ShareLoRA.Training.Tests.Trainer;
 public sealed class E2eTrainJobTests
 {
     // Short MRs so query + completion fit the tiny model's 32 positions uncut.
-    private const string Csv = """
+    internal const string Csv = """
         mr,ref
         "name[Aroma]",Aroma is Thai.
         "name[Aroma]",Thai at Aroma.
@@ -27,7 +27,7 @@ public sealed class E2eTrainJobTests
 
         """;
 
-    private static JobConfig Job(TempFolder folder, string modelDir, int stages, string train, string? eval = null, string task = """{ "kind": "e2e" }""",
+    internal static JobConfig Job(TempFolder folder, string modelDir, int stages, string train, string? eval = null, string task = """{ "kind": "e2e" }""",
         string extraData = "")
     {
         var evalField = eval is null ? "" : $"\"eval\": \"{eval}\", \"eval_every\": 2,";
@@ -231,7 +231,7 @@ public sealed class E2eTrainJobTests
     }
 
     /// <summary>One id per character inside the tiny vocabulary (3 + code mod 61); EOS 2 as the tiny GPT-2's, no pad.</summary>
-    private sealed class ModTokenizer : ITextTokenizer
+    internal sealed class ModTokenizer : ITextTokenizer
     {
         public const int Eos = 2;
         public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = true) => text.Select(c => 3 + c % 61).ToList();

@@ -104,7 +104,7 @@ public sealed class GlueDevMetricsTrainerTests
         return predictions.ToArray();
     }
 
-    private static JobConfig Job(TempFolder folder, string modelDir, string task, int stages, string output, string train, string dev)
+    internal static JobConfig Job(TempFolder folder, string modelDir, string task, int stages, string output, string train, string dev)
     {
         var path = folder.Write($"job-{output}.json", $$"""
             {
@@ -126,7 +126,7 @@ public sealed class GlueDevMetricsTrainerTests
 
     // MRPC's five columns (quality, ids, two strings) or STS-B's ten (score last); the dev set has 11 rows, so the last
     // eval batch is short.
-    private static (string Train, string Dev) WriteTsvs(TempFolder folder, bool regression)
+    internal static (string Train, string Dev) WriteTsvs(TempFolder folder, bool regression)
     {
         string[] a =
         [

@@ -54,7 +54,7 @@ public sealed class ResumeTests
     }
 
     /// <summary>step -> the raw JSON text of a field on step lines (so equality is bitwise on the written number).</summary>
-    private static SortedDictionary<long, string> Field(string output, string field)
+    internal static SortedDictionary<long, string> Field(string output, string field)
     {
         var result = new SortedDictionary<long, string>();
         foreach (var line in File.ReadAllLines(Path.Combine(output, "metrics.jsonl")))
