@@ -41,9 +41,11 @@ public static class TrainCommand
             SetThreads(parse.GetValue(threads));
             var stop = CheckedStopAfter(parse.GetValue(stopAfter));
             using var progress = ProgressSinks.Create(parse.GetValue(quiet));
-            progress.Start(Math.Min(config.Steps, stop ?? config.Steps)); // --stop-after ends the bar (and the ETA) early
+            // --stop-after ends the bar (and the ETA) early; an "epochs" job knows its steps once its data is prepared.
+            void StartProgress(JobConfig resolved) => progress.Start(Math.Min(resolved.Steps, stop ?? resolved.Steps));
+            if (config.Epochs is null) StartProgress(config);
             var result = LocalPipelineTrainer.Run(config, console: progress.Messages, onStep: m => Report(progress, m),
-                stopAfter: stop, overwrite: parse.GetValue(overwrite));
+                stopAfter: stop, overwrite: parse.GetValue(overwrite), onStart: resolved => { if (config.Epochs is not null) StartProgress(resolved); });
             var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
             var eval = result.FinalEvalLoss is { } e ? Invariant($", eval loss {result.InitialEvalLoss:0.0000} -> {e:0.0000}")
                 + (result.FinalEvalMetrics is { } fm ? $", {fm.Describe()}" : "") : "";

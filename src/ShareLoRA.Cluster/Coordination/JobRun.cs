@@ -97,12 +97,18 @@ public sealed class JobRun : IDisposable
         var log = RunLog.Create(job.Output, console: false);
         try
         {
-            log.Information("job {Id} ({Name}): {Steps} steps of {Micro} x {Size} sequences, {Stages} stage(s) on workers, {Schedule}, output {Output}",
-                jobId, job.Name, job.Steps, job.Batch.MicroBatches, job.Batch.MicroBatchSize, job.Pipeline.Stages, job.Pipeline.Schedule, job.Output);
+            log.Information("job {Id} ({Name}): {Length} of {Micro} x {Size} sequences, {Stages} stage(s) on workers, {Schedule}, output {Output}",
+                jobId, job.Name, job.Epochs is { } epochs ? $"{epochs} epochs" : $"{job.Steps} steps", job.Batch.MicroBatches, job.Batch.MicroBatchSize, job.Pipeline.Stages, job.Pipeline.Schedule, job.Output);
             if (resume) log.Information("resuming job {Name} in {Output} from its newest valid checkpoint", job.Name, job.Output);
             using var tokenizer = HfTokenizer.Load(job.Model);
             var data = LocalPipelineTrainer.PrepareData(job, tokenizer);
             log.Information("{Report}", data.Report.ToString());
+            if (job.Epochs is not null)
+            {
+                // The same resolution as LocalPipelineTrainer: the run (journal, stages, job.json, checkpoints) sees steps.
+                log.Information("{Resolution}", JobSteps.Describe(job, data.Train.Count));
+                job = JobSteps.Resolve(job, data.Train.Count);
+            }
             // The same eval batches as LocalPipelineTrainer.Evaluate: the eval split in order, micro_batch_size at a time.
             List<Batch> evalBatches = job.Data.EvalEvery > 0
                 ? DataLoader.InOrder(data.Eval, job.Batch.MicroBatchSize, BatchCollator.PadIdOf(tokenizer)).ToList()

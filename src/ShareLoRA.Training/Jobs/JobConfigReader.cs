@@ -37,7 +37,7 @@ internal static partial class JobConfigReader
 
         // All sections first, so a misspelt field anywhere is reported before any value problem.
         var root = JsonSection.Root(rootObject, errors,
-            "name", "model", "data", "adapter", "optim", "batch", "steps", "seed", "output", "device", "dtype", "pipeline", "checkpoint", "task");
+            "name", "model", "data", "adapter", "optim", "batch", "steps", "epochs", "seed", "output", "device", "dtype", "pipeline", "checkpoint", "task");
         var dataSection = root.Section("data", "train", "eval", "format", "source_max_len", "target_max_len", "train_on_source",
             "eval_every", "eval_max_examples", "skip_bad_lines", "shuffle", "eval_fraction", "group_by_length");
         var adapterSection = root.Section("adapter", "method", "rank", "alpha", "dropout", "targets", "share");
@@ -53,7 +53,15 @@ internal static partial class JobConfigReader
             throw errors.Invalid("name", "must contain only letters, digits, '.', '_' or '-'", root.Node("name") ?? JsonValue.Create(name));
         var model = ResolvePath(root.RequiredString("model", "the base model's Hugging Face directory"), "model", folder, errors);
 
-        var steps = Positive(root, "steps", JobConfig.DefaultSteps, errors);
+        // "epochs" resolves to steps only once the data is prepared (JobSteps.Resolve); until then steps is 0.
+        int? epochs = null;
+        if (root.Node("epochs") is { } epochsNode)
+        {
+            if (root.Node("steps") is { } stepsNode)
+                throw errors.General($"give either steps or epochs, not both (got steps {JsonSection.Render(stepsNode)} and epochs {JsonSection.Render(epochsNode)})");
+            epochs = Positive(root, "epochs", 1, errors);
+        }
+        var steps = epochs is null ? Positive(root, "steps", JobConfig.DefaultSteps, errors) : 0;
         var seed = root.Long("seed", JobConfig.DefaultSeed);
         if (seed < 0) throw errors.Invalid("seed", "must be >= 0", root.Node("seed"));
         var outputText = root.OptionalString("output");
@@ -81,7 +89,7 @@ internal static partial class JobConfigReader
 
         var task = hasTask ? ReadTask(taskSection, errors) : null;
 
-        return new JobConfig(name, model, data, adapter, optim, batch, steps, seed, output, device, dtype, pipeline, checkpoint) { Task = task };
+        return new JobConfig(name, model, data, adapter, optim, batch, steps, seed, output, device, dtype, pipeline, checkpoint) { Task = task, Epochs = epochs };
     }
 
     private static TaskConfig ReadTask(JsonSection s, JobErrors errors)
@@ -193,7 +201,7 @@ internal static partial class JobConfigReader
         if (eps <= 0) throw errors.Invalid(s.PathOf("eps"), "must be > 0", s.Node("eps"));
         var schedule = s.Choice("schedule", OptimConfig.DefaultSchedule, OptimConfig.Schedules);
         var warmup = NonNegative(s, "warmup_steps", 0, errors);
-        if (warmup > steps)
+        if (steps > 0 && warmup > steps) // an epochs job checks it once resolved
             throw errors.Invalid(s.PathOf("warmup_steps"), $"must be <= steps ({steps})", s.Node("warmup_steps"));
         var maxGradNorm = s.Double("max_grad_norm", OptimConfig.DefaultMaxGradNorm);
         if (maxGradNorm < 0) throw errors.Invalid(s.PathOf("max_grad_norm"), "must be >= 0 (0 = no clipping)", s.Node("max_grad_norm"));

@@ -73,7 +73,7 @@ internal static class JobConfigWriter
             ["micro_batch_size"] = job.Batch.MicroBatchSize,
             ["micro_batches"] = job.Batch.MicroBatches,
         },
-        ["steps"] = job.Steps,
+        [job.Epochs is null ? "steps" : "epochs"] = job.Epochs ?? job.Steps, // an unresolved epochs job keeps its epochs
         ["seed"] = job.Seed,
         ["output"] = job.Output,
         ["device"] = job.Device,

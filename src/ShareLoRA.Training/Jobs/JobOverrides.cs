@@ -7,7 +7,8 @@ namespace ShareLoRA.Training.Jobs;
 /// Applies command-line overrides "key.path=value" (--set) to a job file's JSON before it is read, so an override is
 /// validated exactly like the file. The value is JSON when it parses as JSON (2e-4, true, ["q","v"], {"q":"a"}), else a
 /// string (gpipe, cuda:0, runs/x). An unknown path surfaces as "unknown field ... (from --set ...)". A relative path
-/// given by an override resolves against the job file's folder, like every path in the file.
+/// given by an override resolves against the job file's folder, like every path in the file. "steps" and "epochs" are
+/// alternatives: --set steps=N drops the file's "epochs" and --set epochs=E its "steps".
 /// </summary>
 public static class JobOverrides
 {
@@ -38,7 +39,11 @@ public static class JobOverrides
             }
             target[segments[^1]] = ParseValue(argument[(eq + 1)..]);
             byPath[key] = argument;
+            // steps and epochs are alternatives: overriding one replaces the other the file may give.
+            if (key is "steps" or "epochs") root.Remove(key == "steps" ? "epochs" : "steps");
         }
+        if (byPath.TryGetValue("steps", out var stepsArgument) && byPath.TryGetValue("epochs", out var epochsArgument))
+            throw new JobConfigException($"{source}: --set {stepsArgument} and --set {epochsArgument}: give either steps or epochs, not both");
         return byPath;
     }
 

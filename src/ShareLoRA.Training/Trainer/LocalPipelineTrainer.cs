@@ -86,6 +86,12 @@ public sealed class LocalPipelineTrainer : IDisposable
         _log = log ?? Serilog.Core.Logger.None;
         (ModelShape, Layout) = ResolveModelShape(job);
         if (data.Train.Count == 0) throw new DatasetException($"{job.Data.Train}: no training examples");
+        if (job.Epochs is not null)
+        {
+            _log.Information("{Resolution}", JobSteps.Describe(job, data.Train.Count));
+            job = JobSteps.Resolve(job, data.Train.Count);
+            Job = job;
+        }
 
         Plan = PlanOf(job, ModelShape);
         _schedule = Plan.Schedule;
@@ -133,8 +139,9 @@ public sealed class LocalPipelineTrainer : IDisposable
     /// <param name="onStep">Sees every step's metrics.</param>
     /// <param name="stopAfter">Stop (with a checkpoint) after this many steps; the LR schedule still spans job.steps.</param>
     /// <param name="overwrite">Delete OUTPUT/checkpoints of an earlier run first instead of refusing to start.</param>
+    /// <param name="onStart">Sees the job once its data is prepared, with "epochs" resolved to steps, before the first step.</param>
     public static TrainingResult Run(JobConfig job, TextWriter? console = null, Action<StepMetrics>? onStep = null, int? stopAfter = null,
-        bool overwrite = false)
+        bool overwrite = false, Action<JobConfig>? onStart = null)
     {
         var checkpoints = new CheckpointStore(job.Output, job.Checkpoint.Keep, Serilog.Core.Logger.None);
         if (!overwrite) RefuseExistingCheckpoints(checkpoints);
@@ -142,9 +149,14 @@ public sealed class LocalPipelineTrainer : IDisposable
         using var log = RunLog.Create(job.Output, console);
         try
         {
-            log.Information("job {Name}: {Steps} steps of {Micro} x {Size} sequences, {Stages} stage(s), {Schedule}, output {Output}",
-                job.Name, job.Steps, job.Batch.MicroBatches, job.Batch.MicroBatchSize, job.Pipeline.Stages, job.Pipeline.Schedule, job.Output);
+            if (job.Epochs is { } epochs) // resolved to steps once the data is prepared (Create)
+                log.Information("job {Name}: {Epochs} epochs of {Micro} x {Size} sequences, {Stages} stage(s), {Schedule}, output {Output}",
+                    job.Name, epochs, job.Batch.MicroBatches, job.Batch.MicroBatchSize, job.Pipeline.Stages, job.Pipeline.Schedule, job.Output);
+            else
+                log.Information("job {Name}: {Steps} steps of {Micro} x {Size} sequences, {Stages} stage(s), {Schedule}, output {Output}",
+                    job.Name, job.Steps, job.Batch.MicroBatches, job.Batch.MicroBatchSize, job.Pipeline.Stages, job.Pipeline.Schedule, job.Output);
             using var trainer = Create(job, log);
+            onStart?.Invoke(trainer.Job);
             var result = trainer.Train(onStep, stopAfter);
             log.Information("done: {Steps} steps in {Seconds:0.0} s, final loss {Loss:0.0000}{Eval}; adapter in {Adapter}",
                 result.Steps.Count, result.Steps.Count > 0 ? result.Steps[^1].WallSeconds : 0.0,

@@ -37,6 +37,14 @@ public class TrainCommandTests
     }
 
     [Fact]
+    public void Steps_and_epochs_overrides_together_are_one_error_line_naming_both()
+    {
+        var (code, _, stderr) = CliRun.Run("train", "--job", DemoJob, "--set", "steps=2", "--set", "epochs=1");
+        Assert.Equal(2, code);
+        Assert.Equal($"error: {DemoJob}: --set steps=2 and --set epochs=1: give either steps or epochs, not both", stderr.Trim());
+    }
+
+    [Fact]
     public void A_bad_override_is_one_error_line_with_exit_code_2()
     {
         var (code, _, stderr) = CliRun.Run("train", "--job", DemoJob, "--set", "adapter.rank=0");

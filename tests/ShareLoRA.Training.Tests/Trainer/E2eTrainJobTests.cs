@@ -81,6 +81,8 @@ public sealed class E2eTrainJobTests
         var job = JobConfig.Load(Path.Combine(ShareLoRA.TestSupport.SharedAssets.RepoRoot, "jobs", "example-e2e-gpt2-medium.json"));
         Assert.Equal(new TaskConfig("e2e", null, 0.1), job.Task);
         Assert.Equal(8, job.SequencesPerStep);
+        Assert.Equal(5, job.Epochs);
+        Assert.Equal(26290, JobSteps.Resolve(job, 42061).Steps); // the 5 epochs of the official train set
         Assert.Equal(["q", "v"], job.Adapter.Targets);
         Assert.Equal((4, 32.0, 0.1), (job.Adapter.Rank, job.Adapter.Alpha, job.Adapter.Dropout));
         Assert.Equal((2e-4, 0.01, "linear", 500, 0.0), (job.Optim.Lr, job.Optim.WeightDecay, job.Optim.Schedule, job.Optim.WarmupSteps, job.Optim.MaxGradNorm));

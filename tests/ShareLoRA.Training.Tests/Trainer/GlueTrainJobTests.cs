@@ -59,6 +59,8 @@ public sealed class GlueTrainJobTests
         var job = JobConfig.Load(Path.Combine(SharedAssets.RepoRoot, "jobs", "example-glue-sst2-roberta-base.json"));
         Assert.Equal(new TaskConfig("glue", "sst2"), job.Task);
         Assert.Equal(16, job.SequencesPerStep);
+        Assert.Equal(60, job.Epochs);
+        Assert.Equal(252570, JobSteps.Resolve(job, 67349).Steps); // 60 epochs of 8,419 micro-batches of 8, 2 per step
         Assert.Equal(["q", "v"], job.Adapter.Targets);
     }
 
