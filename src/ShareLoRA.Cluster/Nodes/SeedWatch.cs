@@ -29,6 +29,9 @@ public sealed class SeedWatch : ReceiveActor
         Receive<ClusterEvent.MemberRemoved>(e =>
         {
             if (!e.Member.HasRole(SeedRole) || !_seeds.Remove(e.Member.UniqueAddress) || _seeds.Count > 0 || _triggered) return;
+            // A node that was downed itself sees every member removed as its cluster shuts down; that is the downing's
+            // shutdown (exit 3), not a lost seed, and must keep its own reason.
+            if (_cluster.IsTerminated || _cluster.SelfMember.Status is MemberStatus.Down or MemberStatus.Exiting or MemberStatus.Removed) return;
             _triggered = true;
             _log.Warning("the last seed-role member {0} was removed from this worker's cluster: ending this ActorSystem so the worker can join the seed again",
                 e.Member.Address);
