@@ -28,8 +28,6 @@ namespace ShareLoRA.Cluster.Evaluation;
 /// </remarks>
 public sealed class EvalStageActor : ReceiveActor
 {
-    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
-
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly NodeProtocol.SpawnEvalStage _spec;
     private readonly string _device;
@@ -86,11 +84,7 @@ public sealed class EvalStageActor : ReceiveActor
         var watch = Stopwatch.StartNew();
         // A model or adapter missing on this worker fails here, naming the path; the session fails with it.
         _stage = EvaluationStage.Load(_spec.ModelDir, _spec.FirstLayer, _spec.EndLayer, _spec.AdapterDir, _device);
-        if (!IsFirst)
-        {
-            var host = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.Host ?? "127.0.0.1";
-            _listener = TcpActivationListener.Start(host, 0, options: _dataPlane);
-        }
+        _listener = NeighbourLinks.ListenUnlessFirst(Context.System, IsFirst, _dataPlane);
         _log.Info("eval stage {0} of session {1}: layers {2}-{3} loaded on {4} in {5:0.00} s", _spec.StageIndex, _spec.SessionId,
             _spec.FirstLayer, _spec.EndLayer - 1, _device, watch.Elapsed.TotalSeconds);
         _spec.Session.Tell(new EvalProtocol.StageReady(_spec.SessionId, _spec.StageIndex, Self, _node, _listener?.Address));
@@ -101,13 +95,9 @@ public sealed class EvalStageActor : ReceiveActor
         if (_failed) return;
         try
         {
-            using var timeout = new CancellationTokenSource(ConnectTimeout);
-            var accept = _listener?.AcceptAsync(timeout.Token);
-            var connect = m.Next is { } next ? TcpActivationTransport.ConnectAsync(next, _dataPlane, cancellationToken: timeout.Token) : null;
-            if (accept is not null) _previous = await accept;
-            if (connect is not null) _next = await connect;
-            _listener?.Dispose();
+            var listener = _listener;
             _listener = null;
+            (_previous, _next) = await NeighbourLinks.ConnectAsync(listener, m.Next, _dataPlane);
             _spec.Session.Tell(new EvalProtocol.StageConnected(_spec.SessionId, _spec.StageIndex));
         }
         catch (Exception e)

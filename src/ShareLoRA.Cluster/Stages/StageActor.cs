@@ -30,7 +30,6 @@ public sealed class StageActor : ReceiveActor
     /// <summary>HOCON path of the stage dispatcher (cluster-config/base.hocon).</summary>
     public const string DispatcherId = "sharelora.stage-dispatcher";
 
-    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly StageProtocol.SpawnStage _spec;
@@ -119,12 +118,8 @@ public sealed class StageActor : ReceiveActor
         var kind = job.Pipeline.Schedule == "gpipe" ? ScheduleKind.GPipe : ScheduleKind.OneFOneB;
         _schedule = PipelineSchedule.Create(kind, _spec.Stages, job.Batch.MicroBatches);
         _wire = job.Pipeline.WireDtype == "bf16" ? WireDType.Bf16 : WireDType.F32;
-        if (!IsFirst)
-        {
-            var host = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.Host ?? "127.0.0.1";
-            // The node's data-plane options: the frame cap from HOCON and, when the node has a certificate, mutual TLS.
-            _listener = TcpActivationListener.Start(host, 0, options: _dataPlane);
-        }
+        // The node's data-plane options: the frame cap from HOCON and, when the node has a certificate, mutual TLS.
+        _listener = NeighbourLinks.ListenUnlessFirst(Context.System, IsFirst, _dataPlane);
         _log.Info("stage {0} of job {1}: layers {2}-{3} loaded on {4} in {5:0.00} s", _spec.StageIndex, _spec.JobId,
             _spec.FirstLayer, _spec.EndLayer - 1, _device, watch.Elapsed.TotalSeconds);
         _spec.Coordinator.Tell(new CoordinatorProtocol.StageReady(_spec.JobId, _spec.StageIndex, Self, _node, _device, _listener?.Address));
@@ -134,13 +129,9 @@ public sealed class StageActor : ReceiveActor
     {
         try
         {
-            using var timeout = new CancellationTokenSource(ConnectTimeout);
-            var accept = _listener?.AcceptAsync(timeout.Token);
-            var connect = m.Next is { } next ? TcpActivationTransport.ConnectAsync(next, _dataPlane, cancellationToken: timeout.Token) : null;
-            if (accept is not null) _previous = await accept;
-            if (connect is not null) _next = await connect;
-            _listener?.Dispose();
+            var listener = _listener;
             _listener = null;
+            (_previous, _next) = await NeighbourLinks.ConnectAsync(listener, m.Next, _dataPlane);
             _spec.Coordinator.Tell(new CoordinatorProtocol.StageConnected(_spec.JobId, _spec.StageIndex));
         }
         catch (Exception e)
