@@ -103,12 +103,8 @@ public sealed class JobRun : IDisposable
             using var tokenizer = HfTokenizer.Load(job.Model);
             var data = LocalPipelineTrainer.PrepareData(job, tokenizer);
             log.Information("{Report}", data.Report.ToString());
-            if (job.Epochs is not null)
-            {
-                // The same resolution as LocalPipelineTrainer: the run (journal, stages, job.json, checkpoints) sees steps.
-                log.Information("{Resolution}", JobSteps.Describe(job, data.Train.Count));
-                job = JobSteps.Resolve(job, data.Train.Count);
-            }
+            // The same resolution as LocalPipelineTrainer: the run (journal, stages, job.json, checkpoints) sees steps.
+            job = JobSteps.Resolve(job, data.Train.Count, log);
             // The same eval batches as LocalPipelineTrainer.Evaluate: the eval split in order, micro_batch_size at a time.
             List<Batch> evalBatches = job.Data.EvalEvery > 0
                 ? DataLoader.InOrder(data.Eval, job.Batch.MicroBatchSize, BatchCollator.PadIdOf(tokenizer)).ToList()

@@ -16,7 +16,7 @@ namespace ShareLoRA.Training.Jobs;
 /// <param name="Pipeline">The "pipeline" section.</param>
 /// <param name="Checkpoint">The "checkpoint" section.</param>
 /// <param name="Steps">Optimizer steps to train (default 3000, the paper's LLaMA-3-8B runs). 0 while <see cref="Epochs"/> is
-/// set and not yet resolved against the prepared data (<see cref="JobSteps.Resolve"/>).</param>
+/// set and not yet resolved against the prepared data (<see cref="JobSteps.Resolve(JobConfig, int)"/>).</param>
 /// <param name="Seed">Run seed (default 42): data order, hold-out split and dropout masks derive from it.</param>
 /// <param name="Output">Run folder for checkpoints, metrics and logs. Default: runs/NAME beside the job file.</param>
 /// <param name="Device">"cpu" (default), "cuda" or "cuda:N".</param>
@@ -47,7 +47,7 @@ public sealed record JobConfig(
 
     /// <summary>
     /// "epochs": train this many passes over the prepared training examples instead of a fixed "steps" (exactly one of
-    /// the two may be given). Null for a steps job and once resolved: <see cref="JobSteps.Resolve"/> turns it into
+    /// the two may be given). Null for a steps job and once resolved: <see cref="JobSteps.Resolve(JobConfig, int)"/> turns it into
     /// <see cref="Steps"/> after data preparation, and the run's job.json records those steps.
     /// </summary>
     public int? Epochs { get; init; }

@@ -44,6 +44,15 @@ public static class JobSteps
         return job with { Steps = steps, Epochs = null };
     }
 
+    /// <summary><see cref="Resolve(JobConfig, int)"/>, logging the resolution ("epochs 5 -> 26,290 steps ...") when there is one:
+    /// the local trainer and the cluster coordinator resolve and log alike.</summary>
+    public static JobConfig Resolve(JobConfig job, int trainExamples, Serilog.ILogger log)
+    {
+        if (job.Epochs is null) return job;
+        log.Information("{Resolution}", Describe(job, trainExamples));
+        return Resolve(job, trainExamples);
+    }
+
     /// <summary>"epochs 5 -> 26,290 steps (42,061 examples, 8 per step)" for an epochs job, else "3000 steps".</summary>
     public static string Describe(JobConfig job, int trainExamples) => job.Epochs is { } epochs
         ? string.Format(CultureInfo.InvariantCulture, "epochs {0} -> {1:N0} steps ({2:N0} examples, {3} per step)",

@@ -86,12 +86,7 @@ public sealed class LocalPipelineTrainer : IDisposable
         _log = log ?? Serilog.Core.Logger.None;
         (ModelShape, Layout) = ResolveModelShape(job);
         if (data.Train.Count == 0) throw new DatasetException($"{job.Data.Train}: no training examples");
-        if (job.Epochs is not null)
-        {
-            _log.Information("{Resolution}", JobSteps.Describe(job, data.Train.Count));
-            job = JobSteps.Resolve(job, data.Train.Count);
-            Job = job;
-        }
+        Job = job = JobSteps.Resolve(job, data.Train.Count, _log);
 
         Plan = PlanOf(job, ModelShape);
         _schedule = Plan.Schedule;
